@@ -1,0 +1,121 @@
+//! Building the application from a configuration and serving it.
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::crypto::{Hasher, HasherParams};
+use crate::delivery::{Deliveries, Messages};
+use crate::domain::{Auth, ClientAuth};
+use crate::keys::{KeyRing, generate_key_file, load_key_files};
+use crate::store::Store;
+
+pub struct AppState {
+    pub auth: Auth,
+    pub clients: ClientAuth,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("keys: {0}")]
+    Keys(#[from] crate::keys::KeyFileError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// What the embedding code may swap: the clock and the delivery senders.
+pub struct Edges {
+    pub clock: Arc<dyn Clock>,
+    pub deliveries: Option<Deliveries>,
+}
+
+impl Default for Edges {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            deliveries: None,
+        }
+    }
+}
+
+impl AppState {
+    /// Connects, migrates, loads keys (generating one if there is none) and syncs the
+    /// configured clients.
+    pub async fn build(config: Config, edges: Edges) -> Result<Arc<Self>, StartError> {
+        let store = Store::connect(&config.database.url).await?;
+        store.migrate().await?;
+        let keys = load_or_create_keys(&config)?;
+        let codes = Hasher::new(
+            HasherParams::CODES,
+            config.otp.pepper.as_ref().map(|p| p.expose()),
+        )
+        .map_err(|e| StartError::Setup(e.to_string()))?;
+        let deliveries = match edges.deliveries {
+            Some(d) => d,
+            None => Deliveries::from_config(&config).map_err(StartError::Setup)?,
+        };
+        if Deliveries::uses_console(&config) {
+            tracing::warn!(
+                "console delivery is on: codes are printed to stdout. For development only."
+            );
+        }
+        if !config.services.is_empty() {
+            tracing::warn!(
+                "[[services]] are configured, but this build does not include the proxy yet"
+            );
+        }
+        let clients = ClientAuth::new(store.clone())
+            .await
+            .map_err(|e| StartError::Setup(e.to_string()))?;
+        clients
+            .sync_config_clients(&config, edges.clock.now())
+            .await
+            .map_err(|e| StartError::Setup(e.to_string()))?;
+        let messages = Messages::new(&config.otp.default_locale);
+        let auth = Auth {
+            config: Arc::new(config),
+            store,
+            clock: edges.clock,
+            codes,
+            keys: Arc::new(keys),
+            deliveries,
+            messages,
+        };
+        Ok(Arc::new(Self { auth, clients }))
+    }
+}
+
+fn load_or_create_keys(config: &Config) -> Result<KeyRing, StartError> {
+    let dir = Path::new(&config.keys.dir);
+    let mut keys = load_key_files(dir)?;
+    if !keys
+        .iter()
+        .any(|k| k.algorithm == crate::keys::jwt_algorithm(config.keys.algorithm))
+    {
+        let kid = generate_key_file(dir, config.keys.algorithm)?;
+        tracing::warn!(
+            "no {:?} signing key in {}: generated {kid}.pem. Fine for development; in production create keys \
+             with `doorman keys generate` and keep them out of version control.",
+            config.keys.algorithm,
+            dir.display()
+        );
+        keys = load_key_files(dir)?;
+    }
+    Ok(KeyRing::new(keys, config.keys.algorithm)?)
+}
+
+/// Serves until `shutdown` completes. Tests pass a listener bound to port 0.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, crate::http::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

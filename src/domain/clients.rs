@@ -1,0 +1,171 @@
+//! Bot clients authenticate with HTTP Basic. Secrets are argon2id hashes; a verified
+//! credential is remembered as a keyed fingerprint (never the secret) for a minute, so
+//! a busy bot does not pay a 19 MiB hash on every request.
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::clock::{Clock, Millis, millis};
+use crate::config::Config;
+use crate::crypto::{HashError, Hasher, HasherParams, random_token};
+use crate::store::clients::StoredClient;
+use crate::store::{Store, StoreError};
+
+const CACHE_FOR: Duration = Duration::from_secs(60);
+const MAX_ID_CHARS: usize = 128;
+const MAX_SECRET_CHARS: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    pub flows: Vec<String>,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("unknown client or wrong secret")]
+    Rejected,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+struct Remembered {
+    fingerprint: [u8; 32],
+    client: Client,
+    until: Millis,
+}
+
+pub struct ClientAuth {
+    store: Store,
+    hasher: Hasher,
+    fingerprint_key: [u8; 32],
+    /// Verified against when the client does not exist, so timing does not tell.
+    dummy_hash: String,
+    remembered: RwLock<HashMap<String, Remembered>>,
+}
+
+impl ClientAuth {
+    pub async fn new(store: Store) -> Result<Self, ClientError> {
+        let hasher = Hasher::new(HasherParams::SECRETS, None)?;
+        let dummy_hash = hasher.hash(random_token(32)).await?;
+        let mut fingerprint_key = [0u8; 32];
+        fingerprint_key.copy_from_slice(&random_token(32).as_bytes()[..32]);
+        Ok(Self {
+            store,
+            hasher,
+            fingerprint_key,
+            dummy_hash,
+            remembered: RwLock::new(HashMap::new()),
+        })
+    }
+
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
+    pub async fn authenticate(
+        &self,
+        id: &str,
+        secret: &str,
+        clock: &dyn Clock,
+    ) -> Result<Client, ClientError> {
+        if id.is_empty() || id.len() > MAX_ID_CHARS || secret.len() > MAX_SECRET_CHARS {
+            return Err(ClientError::Rejected);
+        }
+        let now = clock.now();
+        let fingerprint = self.fingerprint(id, secret);
+        if let Some(client) = self.recall(id, &fingerprint, now) {
+            return Ok(client);
+        }
+        let stored = self.store.find_client(id).await?;
+        let (hash, usable) = match &stored {
+            Some(c) => (c.secret_hash.clone(), c.active),
+            None => (self.dummy_hash.clone(), false),
+        };
+        let matches = self.hasher.verify(secret.to_string(), hash).await?;
+        match stored {
+            Some(c) if matches && usable => {
+                let client = Client {
+                    id: c.id,
+                    flows: c.flows,
+                    scopes: c.scopes,
+                };
+                let remembered = Remembered {
+                    fingerprint,
+                    client: client.clone(),
+                    until: now + millis(CACHE_FOR),
+                };
+                self.remembered
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.to_string(), remembered);
+                Ok(client)
+            }
+            _ => Err(ClientError::Rejected),
+        }
+    }
+
+    /// Forgets a remembered credential (after a secret rotation or a disable).
+    pub fn forget(&self, id: &str) {
+        self.remembered
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+
+    fn recall(&self, id: &str, fingerprint: &[u8; 32], now: Millis) -> Option<Client> {
+        let remembered = self.remembered.read().unwrap_or_else(|e| e.into_inner());
+        let entry = remembered.get(id)?;
+        let same: bool =
+            subtle::ConstantTimeEq::ct_eq(&entry.fingerprint[..], &fingerprint[..]).into();
+        (same && now < entry.until).then(|| entry.client.clone())
+    }
+
+    fn fingerprint(&self, id: &str, secret: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.fingerprint_key)
+            .expect("HMAC takes keys of any length");
+        mac.update(id.as_bytes());
+        mac.update(&[0]);
+        mac.update(secret.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Brings the stored clients in line with `[[clients]]` in the configuration,
+    /// re-hashing a secret only when it changed.
+    pub async fn sync_config_clients(
+        &self,
+        config: &Config,
+        now: Millis,
+    ) -> Result<(), ClientError> {
+        for declared in &config.clients {
+            let existing = self.store.find_client(&declared.id).await?;
+            let secret = declared.secret.expose().to_string();
+            let secret_hash = match existing {
+                Some(c)
+                    if self
+                        .hasher
+                        .verify(secret.clone(), c.secret_hash.clone())
+                        .await? =>
+                {
+                    c.secret_hash
+                }
+                _ => self.hasher.hash(secret).await?,
+            };
+            let client = StoredClient {
+                id: declared.id.clone(),
+                secret_hash,
+                flows: declared.flows.clone(),
+                scopes: declared.scopes.clone(),
+                active: true,
+            };
+            self.store.put_client(&client, now).await?;
+        }
+        Ok(())
+    }
+}

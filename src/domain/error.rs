@@ -1,0 +1,58 @@
+use crate::crypto::HashError;
+use crate::store::StoreError;
+
+/// Everything a conversation step can refuse. The HTTP layer maps each variant to its
+/// status and `error` code in one place (`http::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("no flow with that name")]
+    UnknownFlow,
+    #[error("this client may not use that flow")]
+    FlowNotAllowed,
+    #[error("there is no code waiting to be verified in this conversation")]
+    NoPendingChallenge,
+    #[error("the conversation is already authenticated")]
+    AlreadyAuthenticated,
+    #[error("the conversation is not authenticated")]
+    NotAuthenticated,
+    #[error("no record matches that identifier")]
+    UnknownIdentifier { attempts_remaining: u32 },
+    #[error("incorrect code")]
+    InvalidCode { attempts_remaining: u32 },
+    #[error("the code has expired; ask for a new one")]
+    ExpiredCode,
+    #[error("too many incorrect codes; the verification was cancelled, identify again")]
+    TooManyAttempts,
+    #[error("the record has no phone or e-mail this flow can send a code to")]
+    NoDeliveryMethod,
+    #[error("too many failed attempts; try again later")]
+    Locked { retry_after: u64 },
+    #[error("no more codes can be sent for this login; identify again")]
+    TooManySends,
+    #[error("a new code was sent moments ago; wait before asking again")]
+    ResendTooSoon { retry_after: u64 },
+    #[error("the code could not be delivered")]
+    DeliveryFailed,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for FlowError {
+    fn from(e: StoreError) -> Self {
+        FlowError::Internal(e.to_string())
+    }
+}
+
+impl From<HashError> for FlowError {
+    fn from(e: HashError) -> Self {
+        FlowError::Internal(e.to_string())
+    }
+}
+
+impl From<jsonwebtoken::errors::Error> for FlowError {
+    fn from(e: jsonwebtoken::errors::Error) -> Self {
+        FlowError::Internal(format!("signing: {e}"))
+    }
+}

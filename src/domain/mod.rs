@@ -1,0 +1,88 @@
+//! The conversation state machine, OTP challenges, sessions and tokens. Handlers call
+//! [`Auth`]; it talks to the store and the delivery edge and knows nothing of HTTP.
+pub mod clients;
+pub mod error;
+pub mod identifier;
+mod login;
+mod sessions;
+mod state;
+mod tokens;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub use clients::{Client, ClientAuth};
+pub use error::FlowError;
+pub use login::IdentifyRequest;
+pub use state::{ChallengeView, ConversationState, SessionView, SubjectView, TokenSet};
+pub use tokens::AccessClaims;
+
+use crate::clock::{Clock, Millis, millis};
+use crate::config::{Config, FlowConfig};
+use crate::crypto::Hasher;
+use crate::delivery::{Deliveries, Messages};
+use crate::keys::KeyRing;
+use crate::store::Store;
+use crate::store::audit::AuditEvent;
+use crate::store::conversations::Address;
+use crate::store::guards::Limit;
+
+pub type FlowResult<T> = Result<T, FlowError>;
+
+pub struct Auth {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub codes: Hasher,
+    pub keys: Arc<KeyRing>,
+    pub deliveries: Deliveries,
+    pub messages: Messages,
+}
+
+/// Guard scopes: failures per record across conversations and clients, and identify
+/// failures per conversation.
+const OTP_SCOPE: &str = "otp";
+const IDENTIFY_SCOPE: &str = "identify";
+
+impl Auth {
+    fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// The flow, if it exists and `client` may use it. Unknown and forbidden flows are
+    /// told apart: flow names are configuration, not secrets.
+    fn flow_for(&self, client: &Client, name: &str) -> FlowResult<&FlowConfig> {
+        let flow = self.config.flow(name).ok_or(FlowError::UnknownFlow)?;
+        if !client.flows.iter().any(|f| f == name) {
+            return Err(FlowError::FlowNotAllowed);
+        }
+        Ok(flow)
+    }
+
+    fn record_limit(&self) -> Limit {
+        Limit {
+            max_failures: self.config.otp.max_failures_per_record,
+            lockout_ms: millis(self.config.otp.record_lockout),
+        }
+    }
+
+    /// Writes one audit event. A failing audit write fails the step: a security event
+    /// that cannot be recorded must not happen silently.
+    async fn audit(
+        &self,
+        kind: &'static str,
+        address: &Address,
+        subject: Option<String>,
+        detail: Value,
+    ) -> FlowResult<()> {
+        let event = AuditEvent {
+            kind,
+            client_id: Some(address.client_id.clone()),
+            subject,
+            conversation: Some(address.label()),
+            detail,
+        };
+        Ok(self.store.append_audit(event, self.now()).await?)
+    }
+}

@@ -1,0 +1,225 @@
+//! Sessions: started by a login, kept alive by activity, ended by idleness, age,
+//! the bot (DELETE) or the record going inactive.
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+
+use super::{
+    Auth, ChallengeView, ConversationState, FlowError, FlowResult, SessionView, SubjectView,
+};
+use crate::clock::{Millis, millis, rfc3339, seconds_until};
+use crate::config::FlowConfig;
+use crate::crypto::random_token;
+use crate::store::challenges::Challenge;
+use crate::store::conversations::Address;
+use crate::store::records::Record;
+use crate::store::sessions::{Lifetime, Session};
+
+impl Auth {
+    /// The conversation's session if it is alive at `now`; a session found past its
+    /// end is ended here, so the conversation reads `unidentified` from then on.
+    pub(super) async fn live_session(
+        &self,
+        conversation: &str,
+        address: &Address,
+        now: Millis,
+    ) -> FlowResult<Option<Session>> {
+        let Some(session) = self.store.open_session(conversation).await? else {
+            return Ok(None);
+        };
+        if session.is_alive(now) {
+            return Ok(Some(session));
+        }
+        let reason = if now >= session.expires_at {
+            "max_lifetime"
+        } else {
+            "idle_timeout"
+        };
+        self.end(&session, reason, address).await?;
+        Ok(None)
+    }
+
+    async fn end(&self, session: &Session, reason: &str, address: &Address) -> FlowResult<()> {
+        if self
+            .store
+            .end_session(&session.id, reason, self.now())
+            .await?
+        {
+            self.audit(
+                "session.ended",
+                address,
+                None,
+                json!({"sid": session.id, "reason": reason}),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn start_session(
+        &self,
+        db: &impl ConnectionTrait,
+        conversation: &str,
+        address: &Address,
+        record: &Record,
+        flow: &FlowConfig,
+        with_otp: bool,
+    ) -> FlowResult<Session> {
+        let now = self.now();
+        let session = Session {
+            id: random_token(16),
+            conversation_id: conversation.to_string(),
+            client_id: address.client_id.clone(),
+            channel: address.channel.clone(),
+            record_id: record.id,
+            flow: flow.name.clone(),
+            acr: if with_otp { "loa2" } else { "loa1" }.into(),
+            amr: if with_otp { "otp" } else { "id" }.into(),
+            auth_time: now,
+            last_activity: now,
+            idle_timeout_ms: millis(self.config.sessions.idle_timeout),
+            expires_at: now + millis(self.config.sessions.max_lifetime),
+            ended_at: None,
+            end_reason: None,
+        };
+        self.store.insert_session(db, session.clone()).await?;
+        Ok(session)
+    }
+
+    /// A flow without OTP: the matched identifier is enough (acr loa1).
+    pub(super) async fn authenticate(
+        &self,
+        conversation: &str,
+        address: &Address,
+        record: &Record,
+        flow: &FlowConfig,
+    ) -> FlowResult<ConversationState> {
+        let session = self
+            .start_session(self.store.db(), conversation, address, record, flow, false)
+            .await?;
+        self.finish_authentication(session, record, address).await
+    }
+
+    pub(super) async fn finish_authentication(
+        &self,
+        session: Session,
+        record: &Record,
+        address: &Address,
+    ) -> FlowResult<ConversationState> {
+        let detail = json!({"sid": session.id, "flow": session.flow, "acr": session.acr});
+        self.audit("authenticated", address, Some(record.subject()), detail)
+            .await?;
+        let tokens = self
+            .issue_tokens(&session, record, address, session.last_activity)
+            .await?;
+        Ok(authenticated_view(&session, record, Some(tokens)))
+    }
+
+    pub async fn state(&self, address: &Address) -> FlowResult<ConversationState> {
+        let now = self.now();
+        let Some(conversation) = self.store.find_conversation(address).await? else {
+            return Ok(ConversationState::Unidentified);
+        };
+        if let Some(session) = self.live_session(&conversation, address, now).await? {
+            let record = self
+                .store
+                .find_record(session.record_id)
+                .await?
+                .ok_or(FlowError::NotAuthenticated)?;
+            return Ok(authenticated_view(&session, &record, None));
+        }
+        Ok(match self.store.live_challenge(&conversation).await? {
+            Some(challenge)
+                if challenge.expires_at > now
+                    || (challenge.sends as u32) < self.config.otp.max_sends =>
+            {
+                self.pending_view(&challenge, now)
+            }
+            _ => ConversationState::Unidentified,
+        })
+    }
+
+    /// A fresh access token for the conversation's live session; counts as activity.
+    pub async fn token(&self, address: &Address) -> FlowResult<ConversationState> {
+        let now = self.now();
+        let conversation = self
+            .store
+            .find_conversation(address)
+            .await?
+            .ok_or(FlowError::NotAuthenticated)?;
+        let session = self
+            .live_session(&conversation, address, now)
+            .await?
+            .ok_or(FlowError::NotAuthenticated)?;
+        if !self.store.touch_session(&session.id, now).await? {
+            return Err(FlowError::NotAuthenticated);
+        }
+        let record = match self
+            .store
+            .find_record(session.record_id)
+            .await?
+            .filter(|r| r.active)
+        {
+            Some(record) => record,
+            None => {
+                self.end(&session, "record_inactive", address).await?;
+                return Err(FlowError::NotAuthenticated);
+            }
+        };
+        let session = Session {
+            last_activity: now,
+            ..session
+        };
+        let tokens = self.issue_tokens(&session, &record, address, now).await?;
+        Ok(authenticated_view(&session, &record, Some(tokens)))
+    }
+
+    /// Cancels a pending code and ends the session, whichever there is.
+    pub async fn cancel(&self, address: &Address) -> FlowResult<()> {
+        let Some(conversation) = self.store.find_conversation(address).await? else {
+            return Ok(());
+        };
+        if self.store.kill_challenges(&conversation).await? > 0 {
+            self.audit("challenge.cancelled", address, None, json!({}))
+                .await?;
+        }
+        if let Some(session) = self.store.open_session(&conversation).await? {
+            self.end(&session, "ended_by_client", address).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn pending_view(&self, challenge: &Challenge, now: Millis) -> ConversationState {
+        let otp = &self.config.otp;
+        ConversationState::Pending {
+            flow: challenge.flow.clone(),
+            challenge: ChallengeView {
+                id: challenge.id.clone(),
+                method: challenge.method.clone(),
+                destination: challenge.masked_destination.clone(),
+                expires_in: seconds_until(now, challenge.expires_at),
+                attempts_remaining: otp.max_attempts.saturating_sub(challenge.attempts as u32),
+                sends_remaining: otp.max_sends.saturating_sub(challenge.sends as u32),
+            },
+        }
+    }
+}
+
+fn authenticated_view(
+    session: &Session,
+    record: &Record,
+    tokens: Option<super::TokenSet>,
+) -> ConversationState {
+    ConversationState::Authenticated {
+        flow: session.flow.clone(),
+        subject: SubjectView {
+            id: record.subject(),
+            roles: record.roles.clone(),
+        },
+        session: SessionView {
+            id: session.id.clone(),
+            idle_timeout: (session.idle_timeout_ms / 1000) as u64,
+            expires_at: rfc3339(session.expires_at),
+        },
+        tokens,
+    }
+}

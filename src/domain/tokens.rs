@@ -1,0 +1,106 @@
+//! RFC 9068 access tokens for a session.
+use std::collections::BTreeMap;
+
+use jsonwebtoken::{Header, encode};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Auth, FlowResult, TokenSet};
+use crate::clock::{Millis, millis};
+use crate::crypto::{random_token, sha256_hex};
+use crate::store::conversations::Address;
+use crate::store::records::Record;
+use crate::store::sessions::Session;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: String,
+    pub sid: String,
+    pub roles: Vec<String>,
+    pub amr: Vec<String>,
+    pub acr: String,
+    pub auth_time: i64,
+    pub channel: String,
+    pub flow: String,
+    /// The flow's `claims`: record fields copied into the token.
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Auth {
+    /// Mints an access token (and a refresh token when enabled) for a live session at
+    /// `now`. `exp` never passes the session's end: neither its idle deadline nor its
+    /// absolute lifetime.
+    pub(super) async fn issue_tokens(
+        &self,
+        session: &Session,
+        record: &Record,
+        address: &Address,
+        now: Millis,
+    ) -> FlowResult<TokenSet> {
+        let idle_deadline = now + session.idle_timeout_ms;
+        let exp_ms = (now + millis(self.config.tokens.access_ttl))
+            .min(idle_deadline)
+            .min(session.expires_at);
+        let claim_fields = self
+            .config
+            .flow(&session.flow)
+            .map(|f| {
+                f.claims
+                    .iter()
+                    .filter_map(|c| record.field(c).map(|v| (c.clone(), v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let claims = AccessClaims {
+            iss: self.config.server.public_url.clone(),
+            sub: record.subject(),
+            aud: self.config.tokens.audience.clone(),
+            exp: exp_ms.div_euclid(1000),
+            iat: now.div_euclid(1000),
+            jti: random_token(16),
+            client_id: session.client_id.clone(),
+            sid: session.id.clone(),
+            roles: record.roles.clone(),
+            amr: vec![session.amr.clone()],
+            acr: session.acr.clone(),
+            auth_time: session.auth_time.div_euclid(1000),
+            channel: session.channel.clone(),
+            flow: session.flow.clone(),
+            fields: claim_fields,
+        };
+        let key = self.keys.signer();
+        let mut header = Header::new(key.algorithm);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(key.kid.clone());
+        let access_token = encode(&header, &claims, &key.encoding)?;
+        let refresh_token = if self.config.tokens.refresh_tokens {
+            let token = random_token(32);
+            self.store
+                .insert_refresh_token(&session.id, sha256_hex(token.as_bytes()), now)
+                .await?;
+            Some(token)
+        } else {
+            None
+        };
+        self.audit(
+            "token.issued",
+            address,
+            Some(record.subject()),
+            json!({"jti": claims.jti, "sid": session.id, "exp": claims.exp}),
+        )
+        .await?;
+        Ok(TokenSet {
+            access_token,
+            token_type: "Bearer",
+            expires_in: (claims.exp - now.div_euclid(1000)).max(0) as u64,
+            refresh_token,
+        })
+    }
+}

@@ -1,0 +1,154 @@
+//! `/v1/conversations/{channel}/{id}`: the bot's view of one conversation.
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::extract::{BotClient, Json};
+use crate::app::AppState;
+use crate::domain::{ConversationState, IdentifyRequest};
+use crate::store::conversations::Address;
+
+const MAX_CHANNEL_CHARS: usize = 32;
+const MAX_CONVERSATION_ID_CHARS: usize = 256;
+const MAX_FLOW_CHARS: usize = 64;
+const MAX_LOCALE_CHARS: usize = 35;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/v1/conversations/{channel}/{id}",
+            get(state).delete(cancel),
+        )
+        .route("/v1/conversations/{channel}/{id}/identify", post(identify))
+        .route("/v1/conversations/{channel}/{id}/verify", post(verify))
+        .route("/v1/conversations/{channel}/{id}/resend", post(resend))
+        .route("/v1/conversations/{channel}/{id}/token", post(token))
+}
+
+type Reply = Result<axum::Json<ConversationState>, ApiError>;
+
+/// The conversation address, checked: channels are short lowercase names, ids are
+/// printable and bounded.
+fn address(client: &BotClient, (channel, id): (String, String)) -> Result<Address, ApiError> {
+    let channel_ok = !channel.is_empty()
+        && channel.len() <= MAX_CHANNEL_CHARS
+        && channel
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !channel_ok {
+        return Err(ApiError::InvalidRequest(
+            "channel must be 1 to 32 characters of a-z, 0-9, - and _".into(),
+        ));
+    }
+    if id.is_empty()
+        || id.chars().count() > MAX_CONVERSATION_ID_CHARS
+        || id.chars().any(char::is_control)
+    {
+        return Err(ApiError::InvalidRequest(
+            "conversation id must have 1 to 256 printable characters".into(),
+        ));
+    }
+    Ok(Address {
+        client_id: client.0.id.clone(),
+        channel,
+        external_id: id,
+    })
+}
+
+async fn state(
+    State(app): State<Arc<AppState>>,
+    client: BotClient,
+    Path(path): Path<(String, String)>,
+) -> Reply {
+    let address = address(&client, path)?;
+    Ok(axum::Json(app.auth.state(&address).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentifyBody {
+    flow: String,
+    identifier: String,
+    locale: Option<String>,
+}
+
+async fn identify(
+    State(app): State<Arc<AppState>>,
+    client: BotClient,
+    Path(path): Path<(String, String)>,
+    Json(body): Json<IdentifyBody>,
+) -> Reply {
+    let address = address(&client, path)?;
+    if body.flow.len() > MAX_FLOW_CHARS {
+        return Err(ApiError::InvalidRequest("flow name is too long".into()));
+    }
+    if body.locale.as_ref().is_some_and(|l| {
+        l.len() > MAX_LOCALE_CHARS
+            || !l
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
+        return Err(ApiError::InvalidRequest(
+            "locale must be a language tag like en or es-ES".into(),
+        ));
+    }
+    let request = IdentifyRequest {
+        flow: body.flow,
+        identifier: body.identifier,
+        locale: body.locale,
+    };
+    Ok(axum::Json(
+        app.auth.identify(&client.0, &address, request).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyBody {
+    code: String,
+}
+
+async fn verify(
+    State(app): State<Arc<AppState>>,
+    client: BotClient,
+    Path(path): Path<(String, String)>,
+    Json(body): Json<VerifyBody>,
+) -> Reply {
+    let address = address(&client, path)?;
+    Ok(axum::Json(
+        app.auth.verify(&client.0, &address, &body.code).await?,
+    ))
+}
+
+async fn resend(
+    State(app): State<Arc<AppState>>,
+    client: BotClient,
+    Path(path): Path<(String, String)>,
+) -> Reply {
+    let address = address(&client, path)?;
+    Ok(axum::Json(app.auth.resend(&client.0, &address).await?))
+}
+
+async fn token(
+    State(app): State<Arc<AppState>>,
+    client: BotClient,
+    Path(path): Path<(String, String)>,
+) -> Reply {
+    let address = address(&client, path)?;
+    Ok(axum::Json(app.auth.token(&address).await?))
+}
+
+async fn cancel(
+    State(app): State<Arc<AppState>>,
+    client: BotClient,
+    Path(path): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let address = address(&client, path)?;
+    app.auth.cancel(&address).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

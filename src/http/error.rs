@@ -1,0 +1,136 @@
+//! The one place where errors become HTTP responses, in the RFC 6749 shape
+//! `{"error", "error_description", ...extra}`. Internal details are logged, never sent.
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::domain::FlowError;
+use crate::domain::clients::ClientError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request itself is malformed.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// 401 with `WWW-Authenticate: Basic`: missing or wrong client credentials.
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// 404: no such endpoint.
+    #[error("no such endpoint")]
+    NotFound,
+    /// 405
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    /// 413: the body is larger than `server.max_body_bytes`.
+    #[error("request body is too large")]
+    PayloadTooLarge,
+    /// 415: the body is not declared as JSON.
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// Conversation steps: status per variant below.
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+    /// 500, logged with its detail.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<ClientError> for ApiError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Rejected => ApiError::InvalidClient,
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, Map<String, Value>) {
+        use FlowError as F;
+        let extra = |key: &str, value: u32| Map::from_iter([(key.to_string(), json!(value))]);
+        let none = Map::new();
+        match self {
+            ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request", none),
+            ApiError::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client", none),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", none),
+            ApiError::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", none)
+            }
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", none),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", none)
+            }
+            ApiError::Internal(_) | ApiError::Flow(F::Internal(_)) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none)
+            }
+            ApiError::Flow(flow) => match flow {
+                F::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request", none),
+                F::UnknownFlow => (StatusCode::NOT_FOUND, "unknown_flow", none),
+                F::FlowNotAllowed => (StatusCode::FORBIDDEN, "flow_not_allowed", none),
+                F::NoPendingChallenge => (StatusCode::CONFLICT, "no_pending_challenge", none),
+                F::AlreadyAuthenticated => (StatusCode::CONFLICT, "already_authenticated", none),
+                F::NotAuthenticated => (StatusCode::CONFLICT, "not_authenticated", none),
+                F::UnknownIdentifier { attempts_remaining } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_identifier",
+                    extra("attempts_remaining", *attempts_remaining),
+                ),
+                F::InvalidCode { attempts_remaining } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_code",
+                    extra("attempts_remaining", *attempts_remaining),
+                ),
+                F::ExpiredCode => (StatusCode::UNPROCESSABLE_ENTITY, "expired_code", none),
+                F::TooManyAttempts => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "too_many_attempts",
+                    extra("attempts_remaining", 0),
+                ),
+                F::NoDeliveryMethod => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "no_delivery_method", none)
+                }
+                F::Locked { .. } => (StatusCode::TOO_MANY_REQUESTS, "locked", none),
+                F::TooManySends => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
+                F::ResendTooSoon { .. } => (StatusCode::TOO_MANY_REQUESTS, "resend_too_soon", none),
+                F::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", none),
+                F::Internal(_) => unreachable!("matched above"),
+            },
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Flow(
+                FlowError::Locked { retry_after } | FlowError::ResendTooSoon { retry_after },
+            ) => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, mut body) = self.parts();
+        let description = if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            "the server could not complete the request".to_string()
+        } else {
+            self.to_string()
+        };
+        body.insert("error".into(), json!(code));
+        body.insert("error_description".into(), json!(description));
+        let mut response = (status, axum::Json(Value::Object(body))).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"doorman\""),
+            );
+        }
+        if let Some(seconds) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

@@ -1,0 +1,29 @@
+//! The HTTP layer: one module per area, each with its own router, merged here.
+pub mod conversations;
+pub mod error;
+pub mod extract;
+pub mod well_known;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::app::AppState;
+use error::ApiError;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let max_body = state.auth.config.server.max_body_bytes;
+    Router::new()
+        .merge(well_known::router())
+        .merge(conversations::router())
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(|_| -> Response {
+            ApiError::Internal("handler panicked".into()).into_response()
+        }))
+        .with_state(state)
+}

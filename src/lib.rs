@@ -1,0 +1,11 @@
+//! doorman: an auth gateway for chat bots and phonebots. See README.md.
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod delivery;
+pub mod domain;
+pub mod http;
+pub mod keys;
+pub mod store;

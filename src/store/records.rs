@@ -1,0 +1,160 @@
+use std::collections::BTreeMap;
+
+use sea_orm::{ConnectionTrait, EntityTrait, Value};
+
+use super::{Store, StoreError, StoreResult, execute, json_list, to_json};
+use crate::clock::Millis;
+
+/// A person record as the domain sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub id: i64,
+    pub directory: String,
+    pub key: String,
+    pub fields: BTreeMap<String, String>,
+    pub roles: Vec<String>,
+    pub active: bool,
+}
+
+impl Record {
+    /// `directory/key`, the token subject.
+    pub fn subject(&self) -> String {
+        format!("{}/{}", self.directory, self.key)
+    }
+
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+impl TryFrom<entity::record::Model> for Record {
+    type Error = StoreError;
+
+    fn try_from(m: entity::record::Model) -> StoreResult<Self> {
+        Ok(Self {
+            id: m.id,
+            fields: serde_json::from_str(&m.fields)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            roles: json_list(&m.roles)?,
+            directory: m.directory,
+            key: m.key,
+            active: m.active,
+        })
+    }
+}
+
+/// A record to write: identifiers are the already normalized values of the
+/// directory's identifier fields.
+#[derive(Debug, Clone)]
+pub struct RecordUpsert {
+    pub directory: String,
+    pub key: String,
+    pub fields: BTreeMap<String, String>,
+    pub roles: Vec<String>,
+    pub active: bool,
+    pub identifiers: Vec<(String, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpsertError {
+    #[error("identifier {field} = {value} already belongs to another record")]
+    IdentifierTaken { field: String, value: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// The active record whose identifier `field` equals `value`: one primary-key lookup.
+    pub async fn find_record_by_identifier(
+        &self,
+        directory: &str,
+        field: &str,
+        value: &str,
+    ) -> StoreResult<Option<Record>> {
+        let stmt = self.sql(
+            "SELECT r.* FROM record_identifiers i JOIN records r ON r.id = i.record_id
+             WHERE i.directory = $1 AND i.field = $2 AND i.value = $3 AND r.active = $4",
+            [directory.into(), field.into(), value.into(), true.into()],
+        );
+        let model = entity::record::Entity::find()
+            .from_raw_sql(stmt)
+            .one(self.db())
+            .await?;
+        model.map(Record::try_from).transpose()
+    }
+
+    pub async fn find_record(&self, id: i64) -> StoreResult<Option<Record>> {
+        entity::record::Entity::find_by_id(id)
+            .one(self.db())
+            .await?
+            .map(Record::try_from)
+            .transpose()
+    }
+
+    /// Inserts or replaces one record and its identifier rows on `db` (a transaction
+    /// during imports, so that a failing row leaves nothing behind).
+    pub async fn upsert_record(
+        &self,
+        db: &impl ConnectionTrait,
+        record: &RecordUpsert,
+        now: Millis,
+    ) -> Result<i64, UpsertError> {
+        let stmt = self.sql(
+            "INSERT INTO records (directory, key, fields, roles, active, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (directory, key) DO UPDATE SET fields = excluded.fields, roles = excluded.roles,
+               active = excluded.active, updated_at = excluded.updated_at
+             RETURNING id",
+            [
+                record.directory.clone().into(),
+                record.key.clone().into(),
+                to_json(&record.fields).into(),
+                to_json(&record.roles).into(),
+                record.active.into(),
+                now.into(),
+            ],
+        );
+        let row = db
+            .query_one_raw(stmt)
+            .await
+            .map_err(StoreError::from)?
+            .ok_or_else(|| StoreError::Corrupt("upsert returned no row".into()))?;
+        let id: i64 = row.try_get("", "id").map_err(StoreError::from)?;
+        execute(
+            db,
+            self.sql(
+                "DELETE FROM record_identifiers WHERE record_id = $1",
+                [id.into()],
+            ),
+        )
+        .await?;
+        for (field, value) in &record.identifiers {
+            // DO NOTHING + row count tells a taken identifier apart without aborting a
+            // PostgreSQL transaction on a unique violation.
+            let values: [Value; 4] = [
+                record.directory.clone().into(),
+                field.clone().into(),
+                value.clone().into(),
+                id.into(),
+            ];
+            let inserted = execute(
+                db,
+                self.sql(
+                    "INSERT INTO record_identifiers (directory, field, value, record_id) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (directory, field, value) DO NOTHING",
+                    values,
+                ),
+            )
+            .await?;
+            if inserted == 0 {
+                return Err(UpsertError::IdentifierTaken {
+                    field: field.clone(),
+                    value: value.clone(),
+                });
+            }
+        }
+        Ok(id)
+    }
+}

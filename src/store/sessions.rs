@@ -1,0 +1,83 @@
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+};
+
+use super::{Store, StoreResult, execute};
+use crate::clock::Millis;
+
+pub use entity::session::Model as Session;
+
+pub trait Lifetime {
+    fn ends_at(&self) -> Millis;
+    fn is_alive(&self, now: Millis) -> bool;
+}
+
+impl Lifetime for Session {
+    /// When the session ends if nothing else happens: idle deadline or absolute end.
+    fn ends_at(&self) -> Millis {
+        (self.last_activity + self.idle_timeout_ms).min(self.expires_at)
+    }
+
+    fn is_alive(&self, now: Millis) -> bool {
+        self.ended_at.is_none() && now < self.ends_at()
+    }
+}
+
+impl Store {
+    pub async fn insert_session(
+        &self,
+        db: &impl ConnectionTrait,
+        session: Session,
+    ) -> StoreResult<()> {
+        session.into_active_model().insert(db).await?;
+        Ok(())
+    }
+
+    /// The conversation's session that has not been ended explicitly (it may have
+    /// timed out: callers check [`Session::is_alive`]).
+    pub async fn open_session(&self, conversation_id: &str) -> StoreResult<Option<Session>> {
+        use entity::session::Column;
+        Ok(entity::session::Entity::find()
+            .filter(Column::ConversationId.eq(conversation_id))
+            .filter(Column::EndedAt.is_null())
+            .one(self.db())
+            .await?)
+    }
+
+    /// Records activity if the session is still alive at `now`; false if it is over.
+    pub async fn touch_session(&self, id: &str, now: Millis) -> StoreResult<bool> {
+        let stmt = self.sql(
+            "UPDATE sessions SET last_activity = $1
+             WHERE id = $2 AND ended_at IS NULL AND expires_at > $1 AND last_activity + idle_timeout_ms > $1",
+            [now.into(), id.into()],
+        );
+        Ok(execute(self.db(), stmt).await? == 1)
+    }
+
+    /// Ends the session; false if it had already ended.
+    pub async fn end_session(&self, id: &str, reason: &str, now: Millis) -> StoreResult<bool> {
+        let stmt = self.sql(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
+            [now.into(), reason.into(), id.into()],
+        );
+        Ok(execute(self.db(), stmt).await? == 1)
+    }
+
+    pub async fn insert_refresh_token(
+        &self,
+        session_id: &str,
+        token_hash: String,
+        now: Millis,
+    ) -> StoreResult<()> {
+        entity::refresh_token::Model {
+            token_hash,
+            session_id: session_id.to_string(),
+            used: false,
+            created_at: now,
+        }
+        .into_active_model()
+        .insert(self.db())
+        .await?;
+        Ok(())
+    }
+}
