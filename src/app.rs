@@ -36,10 +36,7 @@ pub struct Edges {
 
 impl Default for Edges {
     fn default() -> Self {
-        Self {
-            clock: Arc::new(SystemClock),
-            deliveries: None,
-        }
+        Self { clock: Arc::new(SystemClock), deliveries: None }
     }
 }
 
@@ -50,32 +47,20 @@ impl AppState {
         let store = Store::connect(&config.database.url).await?;
         store.migrate().await?;
         let keys = load_or_create_keys(&config)?;
-        let codes = Hasher::new(
-            HasherParams::CODES,
-            config.otp.pepper.as_ref().map(|p| p.expose()),
-        )
-        .map_err(|e| StartError::Setup(e.to_string()))?;
+        let codes = Hasher::new(HasherParams::CODES, config.otp.pepper.as_ref().map(|p| p.expose()))
+            .map_err(|e| StartError::Setup(e.to_string()))?;
         let deliveries = match edges.deliveries {
             Some(d) => d,
             None => Deliveries::from_config(&config).map_err(StartError::Setup)?,
         };
         if Deliveries::uses_console(&config) {
-            tracing::warn!(
-                "console delivery is on: codes are printed to stdout. For development only."
-            );
+            tracing::warn!("console delivery is on: codes are printed to stdout. For development only.");
         }
         if !config.services.is_empty() {
-            tracing::warn!(
-                "[[services]] are configured, but this build does not include the proxy yet"
-            );
+            tracing::warn!("[[services]] are configured, but this build does not include the proxy yet");
         }
-        let clients = ClientAuth::new(store.clone())
-            .await
-            .map_err(|e| StartError::Setup(e.to_string()))?;
-        clients
-            .sync_config_clients(&config, edges.clock.now())
-            .await
-            .map_err(|e| StartError::Setup(e.to_string()))?;
+        let clients = ClientAuth::new(store.clone()).await.map_err(|e| StartError::Setup(e.to_string()))?;
+        clients.sync_config_clients(&config, edges.clock.now()).await.map_err(|e| StartError::Setup(e.to_string()))?;
         let messages = Messages::new(&config.otp.default_locale);
         let auth = Auth {
             config: Arc::new(config),
@@ -93,10 +78,7 @@ impl AppState {
 fn load_or_create_keys(config: &Config) -> Result<KeyRing, StartError> {
     let dir = Path::new(&config.keys.dir);
     let mut keys = load_key_files(dir)?;
-    if !keys
-        .iter()
-        .any(|k| k.algorithm == crate::keys::jwt_algorithm(config.keys.algorithm))
-    {
+    if !keys.iter().any(|k| k.algorithm == crate::keys::jwt_algorithm(config.keys.algorithm)) {
         let kid = generate_key_file(dir, config.keys.algorithm)?;
         tracing::warn!(
             "no {:?} signing key in {}: generated {kid}.pem. Fine for development; in production create keys \
@@ -115,7 +97,5 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, crate::http::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, crate::http::router(state)).with_graceful_shutdown(shutdown).await
 }

@@ -7,16 +7,8 @@ fn table(name: &'static str) -> TableCreateStatement {
     Table::create().table(name).if_not_exists().take()
 }
 
-fn index(
-    name: &'static str,
-    table: &'static str,
-    columns: &[&'static str],
-) -> IndexCreateStatement {
-    let mut index = Index::create()
-        .name(name)
-        .table(table)
-        .if_not_exists()
-        .take();
+fn index(name: &'static str, table: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
+    let mut index = Index::create().name(name).table(table).if_not_exists().take();
     for column in columns {
         index.col(*column);
     }
@@ -39,13 +31,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(
-                index("records_directory_key", "records", &["directory", "key"])
-                    .unique()
-                    .take(),
-            )
-            .await?;
+        manager.create_index(index("records_directory_key", "records", &["directory", "key"]).unique().take()).await?;
 
         // One row per indexed identifier: an identify is a single primary-key lookup.
         manager
@@ -65,13 +51,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index(
-                "record_identifiers_record",
-                "record_identifiers",
-                &["record_id"],
-            ))
-            .await?;
+        manager.create_index(index("record_identifiers_record", "record_identifiers", &["record_id"])).await?;
 
         // Failure counters with lockouts: (otp, record id) and (identify, conversation id).
         manager
@@ -112,13 +92,9 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                index(
-                    "conversations_address",
-                    "conversations",
-                    &["client_id", "channel", "external_id"],
-                )
-                .unique()
-                .take(),
+                index("conversations_address", "conversations", &["client_id", "channel", "external_id"])
+                    .unique()
+                    .take(),
             )
             .await?;
 
@@ -142,13 +118,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index(
-                "challenges_conversation",
-                "challenges",
-                &["conversation_id", "status"],
-            ))
-            .await?;
+        manager.create_index(index("challenges_conversation", "challenges", &["conversation_id", "status"])).await?;
 
         manager
             .create_table(
@@ -170,16 +140,8 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index(
-                "sessions_conversation",
-                "sessions",
-                &["conversation_id", "ended_at"],
-            ))
-            .await?;
-        manager
-            .create_index(index("sessions_record", "sessions", &["record_id"]))
-            .await?;
+        manager.create_index(index("sessions_conversation", "sessions", &["conversation_id", "ended_at"])).await?;
+        manager.create_index(index("sessions_record", "sessions", &["record_id"])).await?;
 
         manager
             .create_table(
@@ -191,13 +153,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index(
-                "refresh_tokens_session",
-                "refresh_tokens",
-                &["session_id"],
-            ))
-            .await?;
+        manager.create_index(index("refresh_tokens_session", "refresh_tokens", &["session_id"])).await?;
 
         manager
             .create_table(
@@ -212,9 +168,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index("audit_events_at", "audit_events", &["at"]))
-            .await?;
+        manager.create_index(index("audit_events_at", "audit_events", &["at"])).await?;
         Ok(())
     }
 }

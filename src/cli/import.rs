@@ -23,44 +23,25 @@ pub enum Format {
 
 const MAX_KEY_CHARS: usize = 128;
 
-pub async fn run(
-    config: &Config,
-    directory: &str,
-    file: &Path,
-    format: Option<Format>,
-) -> Result<(), Failure> {
-    let dir = config.directory(directory).ok_or_else(|| {
-        Failure::Usage(format!(
-            "DIRECTORY: no directory named `{directory}` is configured"
-        ))
-    })?;
-    let format = format.unwrap_or(
-        if file
-            .extension()
-            .is_some_and(|e| e == "jsonl" || e == "ndjson")
-        {
-            Format::Jsonl
-        } else {
-            Format::Csv
-        },
-    );
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Failure::Usage(format!("{}: {e}", file.display())))?;
+pub async fn run(config: &Config, directory: &str, file: &Path, format: Option<Format>) -> Result<(), Failure> {
+    let dir = config
+        .directory(directory)
+        .ok_or_else(|| Failure::Usage(format!("DIRECTORY: no directory named `{directory}` is configured")))?;
+    let format = format.unwrap_or(if file.extension().is_some_and(|e| e == "jsonl" || e == "ndjson") {
+        Format::Jsonl
+    } else {
+        Format::Csv
+    });
+    let text = std::fs::read_to_string(file).map_err(|e| Failure::Usage(format!("{}: {e}", file.display())))?;
     let rows = match format {
         Format::Csv => read_csv(&text, dir),
         Format::Jsonl => read_jsonl(&text, dir),
     }
     .map_err(|(line, reason)| {
-        Failure::Usage(format!(
-            "{}, line {line}: {reason}; nothing was imported",
-            file.display()
-        ))
+        Failure::Usage(format!("{}, line {line}: {reason}; nothing was imported", file.display()))
     })?;
     check_unique_keys(&rows).map_err(|(line, reason)| {
-        Failure::Usage(format!(
-            "{}, line {line}: {reason}; nothing was imported",
-            file.display()
-        ))
+        Failure::Usage(format!("{}, line {line}: {reason}; nothing was imported", file.display()))
     })?;
 
     let store = connect(config).await?;
@@ -80,21 +61,13 @@ pub async fn run(
                 UpsertError::IdentifierTaken { .. } => e.to_string(),
                 UpsertError::Store(e) => format!("cannot store the record: {e}"),
             };
-            return Err(Failure::Usage(format!(
-                "{}, line {line}: {reason}; nothing was imported",
-                file.display()
-            )));
+            return Err(Failure::Usage(format!("{}, line {line}: {reason}; nothing was imported", file.display())));
         }
         progress.inc(1);
     }
     txn.commit().await.map_err(runtime)?;
     progress.finish_and_clear();
-    println!(
-        "imported {} records into {} in {:.2?}",
-        rows.len(),
-        dir.name,
-        started.elapsed()
-    );
+    println!("imported {} records into {} in {:.2?}", rows.len(), dir.name, started.elapsed());
     Ok(())
 }
 
@@ -102,9 +75,7 @@ type Rows = Vec<(u64, RecordUpsert)>;
 type RowError = (u64, String);
 
 fn read_csv(text: &str, dir: &DirectoryConfig) -> Result<Rows, RowError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| (1, e.to_string()))?.clone();
     let mut rows = Vec::new();
     for result in reader.records() {
@@ -118,12 +89,7 @@ fn read_csv(text: &str, dir: &DirectoryConfig) -> Result<Rows, RowError> {
             match name {
                 "key" => key = Some(value.to_string()).filter(|k| !k.is_empty()),
                 "roles" => {
-                    roles = value
-                        .split(';')
-                        .map(str::trim)
-                        .filter(|r| !r.is_empty())
-                        .map(String::from)
-                        .collect()
+                    roles = value.split(';').map(str::trim).filter(|r| !r.is_empty()).map(String::from).collect()
                 }
                 "active" => active = parse_bool(value).map_err(|e| (line, e))?,
                 _ if value.is_empty() => {}
@@ -132,10 +98,7 @@ fn read_csv(text: &str, dir: &DirectoryConfig) -> Result<Rows, RowError> {
                 }
             }
         }
-        rows.push((
-            line,
-            build(dir, key, fields, roles, active).map_err(|e| (line, e))?,
-        ));
+        rows.push((line, build(dir, key, fields, roles, active).map_err(|e| (line, e))?));
     }
     Ok(rows)
 }
@@ -173,18 +136,12 @@ fn read_jsonl(text: &str, dir: &DirectoryConfig) -> Result<Rows, RowError> {
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 _ => {
-                    return Err((
-                        line,
-                        format!("field `{name}` must be a string, number or boolean"),
-                    ));
+                    return Err((line, format!("field `{name}` must be a string, number or boolean")));
                 }
             };
             fields.insert(name, text);
         }
-        rows.push((
-            line,
-            build(dir, parsed.key, fields, parsed.roles, parsed.active).map_err(|e| (line, e))?,
-        ));
+        rows.push((line, build(dir, parsed.key, fields, parsed.roles, parsed.active).map_err(|e| (line, e))?));
     }
     Ok(rows)
 }
@@ -202,26 +159,18 @@ fn build(
     let key = key
         .or_else(|| fields.get(first).cloned())
         .ok_or_else(|| format!("no `key` column and no `{first}` to use as the key"))?;
-    if key.chars().count() > MAX_KEY_CHARS || key.chars().any(char::is_control) || key.contains('/')
-    {
+    if key.chars().count() > MAX_KEY_CHARS || key.chars().any(char::is_control) || key.contains('/') {
         return Err("key must have at most 128 printable characters and no `/`".into());
     }
     let mut identifiers = Vec::new();
     for field in &dir.identifiers {
         if let Some(value) = fields.get(field) {
-            let normalized = identifier::normalize(value)
-                .ok_or_else(|| format!("identifier `{field}` is not usable: {value:?}"))?;
+            let normalized =
+                identifier::normalize(value).ok_or_else(|| format!("identifier `{field}` is not usable: {value:?}"))?;
             identifiers.push((field.clone(), normalized));
         }
     }
-    Ok(RecordUpsert {
-        directory: dir.name.clone(),
-        key,
-        fields,
-        roles,
-        active,
-        identifiers,
-    })
+    Ok(RecordUpsert { directory: dir.name.clone(), key, fields, roles, active, identifiers })
 }
 
 fn parse_bool(value: &str) -> Result<bool, String> {
@@ -239,17 +188,11 @@ fn check_unique_keys(rows: &Rows) -> Result<(), RowError> {
     let mut identifiers = HashMap::new();
     for (line, record) in rows {
         if let Some(first) = keys.insert(record.key.as_str(), *line) {
-            return Err((
-                *line,
-                format!("key {} already appears on line {first}", record.key),
-            ));
+            return Err((*line, format!("key {} already appears on line {first}", record.key)));
         }
         for (field, value) in &record.identifiers {
             if let Some(first) = identifiers.insert((field.as_str(), value.as_str()), *line) {
-                return Err((
-                    *line,
-                    format!("{field} = {value} already appears on line {first}"),
-                ));
+                return Err((*line, format!("{field} = {value} already appears on line {first}")));
             }
         }
     }

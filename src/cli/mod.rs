@@ -17,11 +17,7 @@ use crate::store::Store;
 use crate::store::clients::StoredClient;
 
 #[derive(Parser)]
-#[command(
-    name = "doorman",
-    version,
-    about = "Auth gateway for chat bots and phonebots"
-)]
+#[command(name = "doorman", version, about = "Auth gateway for chat bots and phonebots")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -103,10 +99,7 @@ pub(crate) enum Failure {
 
 pub fn run(cli: Cli) -> ExitCode {
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return fail(Failure::Runtime(format!("cannot start the runtime: {e}"))),
     };
@@ -133,12 +126,8 @@ fn init_tracing() {
     // reqwest/lettre use aws-lc-rs and sea-orm's rustls uses ring: with both present
     // rustls cannot choose, so choose once here.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 async fn dispatch(command: Command) -> Result<(), Failure> {
@@ -150,36 +139,23 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             drop(store);
             Ok(())
         }
-        Command::Keys {
-            command: KeysCommand::Generate { alg, dir },
-        } => {
+        Command::Keys { command: KeysCommand::Generate { alg, dir } } => {
             let algorithm = match alg {
                 KeyAlg::Es256 => Algorithm::ES256,
                 KeyAlg::Rs256 => Algorithm::RS256,
                 KeyAlg::EdDsa => Algorithm::EdDSA,
             };
-            let kid = crate::keys::generate_key_file(&dir, algorithm)
-                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            let kid = crate::keys::generate_key_file(&dir, algorithm).map_err(|e| Failure::Runtime(e.to_string()))?;
             println!("{}", dir.join(format!("{kid}.pem")).display());
             Ok(())
         }
-        Command::Import {
-            directory,
-            file,
-            format,
-            config,
-        } => {
+        Command::Import { directory, file, format, config } => {
             let config = load_config(&config)?;
             import::run(&config, &directory, &file, format).await
         }
-        Command::Clients {
-            command:
-                ClientsCommand::Create {
-                    name,
-                    flows,
-                    config,
-                },
-        } => create_client(&load_config(&config)?, name, flows).await,
+        Command::Clients { command: ClientsCommand::Create { name, flows, config } } => {
+            create_client(&load_config(&config)?, name, flows).await
+        }
     }
 }
 
@@ -188,13 +164,8 @@ fn load_config(arg: &ConfigArg) -> Result<Config, Failure> {
 }
 
 async fn connect(config: &Config) -> Result<Store, Failure> {
-    let store = Store::connect(&config.database.url)
-        .await
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
-    store
-        .migrate()
-        .await
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let store = Store::connect(&config.database.url).await.map_err(|e| Failure::Runtime(e.to_string()))?;
+    store.migrate().await.map_err(|e| Failure::Runtime(e.to_string()))?;
     Ok(store)
 }
 
@@ -202,22 +173,18 @@ async fn serve(config: &Config) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.server.listen)))?;
-    let state: Arc<AppState> = AppState::build(config.clone(), Edges::default())
-        .await
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let state: Arc<AppState> =
+        AppState::build(config.clone(), Edges::default()).await.map_err(|e| Failure::Runtime(e.to_string()))?;
     tracing::info!(listen = %config.server.listen, "doorman is serving");
-    crate::app::serve(listener, state, shutdown_signal())
-        .await
-        .map_err(|e| Failure::Runtime(e.to_string()))
+    crate::app::serve(listener, state, shutdown_signal()).await.map_err(|e| Failure::Runtime(e.to_string()))
 }
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return interrupt.await.unwrap_or(()),
-        };
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return interrupt.await.unwrap_or(()),
+    };
     tokio::select! {
         _ = interrupt => {},
         _ = terminate.recv() => {},
@@ -227,46 +194,22 @@ async fn shutdown_signal() {
 async fn create_client(config: &Config, name: String, flows: Vec<String>) -> Result<(), Failure> {
     let valid_name = !name.is_empty()
         && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !valid_name {
-        return Err(Failure::Usage(
-            "NAME must be 1 to 64 characters of letters, digits, - and _".into(),
-        ));
+        return Err(Failure::Usage("NAME must be 1 to 64 characters of letters, digits, - and _".into()));
     }
     if let Some(flow) = flows.iter().find(|f| config.flow(f).is_none()) {
-        return Err(Failure::Usage(format!(
-            "--flows: no flow named `{flow}` is configured"
-        )));
+        return Err(Failure::Usage(format!("--flows: no flow named `{flow}` is configured")));
     }
     if config.clients.iter().any(|c| c.id == name) {
-        return Err(Failure::Usage(format!(
-            "client `{name}` is declared in the configuration file"
-        )));
+        return Err(Failure::Usage(format!("client `{name}` is declared in the configuration file")));
     }
     let store = connect(config).await?;
-    let auth = ClientAuth::new(store.clone())
-        .await
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let auth = ClientAuth::new(store.clone()).await.map_err(|e| Failure::Runtime(e.to_string()))?;
     let secret = random_token(32);
-    let secret_hash = auth
-        .hasher()
-        .hash(secret.clone())
-        .await
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
-    let client = StoredClient {
-        id: name.clone(),
-        secret_hash,
-        flows,
-        scopes: Vec::new(),
-        active: true,
-    };
-    if !store
-        .create_client(&client, SystemClock.now())
-        .await
-        .map_err(|e| Failure::Runtime(e.to_string()))?
-    {
+    let secret_hash = auth.hasher().hash(secret.clone()).await.map_err(|e| Failure::Runtime(e.to_string()))?;
+    let client = StoredClient { id: name.clone(), secret_hash, flows, scopes: Vec::new(), active: true };
+    if !store.create_client(&client, SystemClock.now()).await.map_err(|e| Failure::Runtime(e.to_string()))? {
         return Err(Failure::Usage(format!("client `{name}` already exists")));
     }
     println!("client_id={name}");

@@ -5,10 +5,7 @@ use super::Config;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
     #[error("{key}: {message}")]
@@ -17,10 +14,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     pub(super) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            key: key.into(),
-            message: message.into(),
-        }
+        Self::Invalid { key: key.into(), message: message.into() }
     }
 }
 
@@ -32,42 +26,27 @@ const ENV_PREFIX: &str = "DOORMAN_";
 pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
     let (mut table, origin) = match file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+            let table = text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
                 path: path.display().to_string(),
-                source,
+                message: e.to_string().trim().replace('\n', " "),
             })?;
-            let table = text
-                .parse::<toml::Table>()
-                .map_err(|e| ConfigError::Parse {
-                    path: path.display().to_string(),
-                    message: e.to_string().trim().replace('\n', " "),
-                })?;
             (table, path.display().to_string())
         }
         None => (toml::Table::new(), "embedded defaults".to_string()),
     };
     overlay_env(&mut table, std::env::vars())?;
-    let config: Config =
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let key = e.path().to_string();
-            let message = e.into_inner().to_string().trim().replace('\n', " ");
-            if key == "." {
-                ConfigError::Parse {
-                    path: origin,
-                    message,
-                }
-            } else {
-                ConfigError::invalid(key, message)
-            }
-        })?;
+    let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let key = e.path().to_string();
+        let message = e.into_inner().to_string().trim().replace('\n', " ");
+        if key == "." { ConfigError::Parse { path: origin, message } } else { ConfigError::invalid(key, message) }
+    })?;
     config.validate()?;
     Ok(config)
 }
 
-fn overlay_env(
-    table: &mut toml::Table,
-    vars: impl Iterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
+fn overlay_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) -> Result<(), ConfigError> {
     for (name, raw) in vars {
         let Some(path) = name.strip_prefix(ENV_PREFIX).filter(|p| p.contains("__")) else {
             continue;
@@ -77,12 +56,9 @@ fn overlay_env(
         let (last, parents) = keys.split_last().expect("split on a non-empty string");
         let mut current = &mut *table;
         for key in parents {
-            let entry = current
-                .entry(key.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            current = entry
-                .as_table_mut()
-                .ok_or_else(|| ConfigError::invalid(&name, format!("`{key}` is not a section")))?;
+            let entry = current.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            current =
+                entry.as_table_mut().ok_or_else(|| ConfigError::invalid(&name, format!("`{key}` is not a section")))?;
         }
         current.insert(last.clone(), value);
     }
@@ -125,9 +101,7 @@ mod tests {
 
     #[test]
     fn bad_duration_is_named() {
-        let err = from_str("[sessions]\nidle_timeout = \"soon\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = from_str("[sessions]\nidle_timeout = \"soon\"\n").unwrap_err().to_string();
         assert!(err.starts_with("sessions.idle_timeout"), "{err}");
     }
 
@@ -136,10 +110,7 @@ mod tests {
         let mut table = toml::Table::new();
         let vars = [
             ("DOORMAN_OTP__LENGTH".to_string(), "8".to_string()),
-            (
-                "DOORMAN_SERVER__LISTEN".to_string(),
-                "0.0.0.0:9000".to_string(),
-            ),
+            ("DOORMAN_SERVER__LISTEN".to_string(), "0.0.0.0:9000".to_string()),
             ("DOORMAN_ADMIN_TOKEN".to_string(), "not-a-key".to_string()),
         ];
         overlay_env(&mut table, vars.into_iter()).unwrap();
@@ -150,12 +121,7 @@ mod tests {
 
     #[test]
     fn missing_env_secret_is_named() {
-        let err = from_str("[admin]\ntoken = \"env:DOORMAN_TEST_SURELY_UNSET\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("admin.token") && err.contains("DOORMAN_TEST_SURELY_UNSET"),
-            "{err}"
-        );
+        let err = from_str("[admin]\ntoken = \"env:DOORMAN_TEST_SURELY_UNSET\"\n").unwrap_err().to_string();
+        assert!(err.contains("admin.token") && err.contains("DOORMAN_TEST_SURELY_UNSET"), "{err}");
     }
 }

@@ -41,11 +41,7 @@ pub struct Server {
 
 impl Default for Server {
     fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:8080".into(),
-            public_url: "http://127.0.0.1:8080".into(),
-            max_body_bytes: 16 * 1024,
-        }
+        Self { listen: "127.0.0.1:8080".into(), public_url: "http://127.0.0.1:8080".into(), max_body_bytes: 16 * 1024 }
     }
 }
 
@@ -57,9 +53,7 @@ pub struct Database {
 
 impl Default for Database {
     fn default() -> Self {
-        Self {
-            url: "sqlite://doorman.db?mode=rwc".into(),
-        }
+        Self { url: "sqlite://doorman.db?mode=rwc".into() }
     }
 }
 
@@ -79,10 +73,7 @@ pub struct Keys {
 
 impl Default for Keys {
     fn default() -> Self {
-        Self {
-            dir: "keys".into(),
-            algorithm: Algorithm::ES256,
-        }
+        Self { dir: "keys".into(), algorithm: Algorithm::ES256 }
     }
 }
 
@@ -97,11 +88,7 @@ pub struct Tokens {
 
 impl Default for Tokens {
     fn default() -> Self {
-        Self {
-            access_ttl: Duration::from_secs(300),
-            audience: "doorman".into(),
-            refresh_tokens: true,
-        }
+        Self { access_ttl: Duration::from_secs(300), audience: "doorman".into(), refresh_tokens: true }
     }
 }
 
@@ -116,10 +103,7 @@ pub struct Sessions {
 
 impl Default for Sessions {
     fn default() -> Self {
-        Self {
-            idle_timeout: Duration::from_secs(30 * 60),
-            max_lifetime: Duration::from_secs(24 * 3600),
-        }
+        Self { idle_timeout: Duration::from_secs(30 * 60), max_lifetime: Duration::from_secs(24 * 3600) }
     }
 }
 

@@ -21,18 +21,12 @@ impl TryFrom<String> for Secret {
 
     fn try_from(raw: String) -> Result<Self, String> {
         match raw.strip_prefix("env:") {
-            Some(name) => std::env::var(name)
-                .map(Secret)
-                .map_err(|_| format!("environment variable {name} is not set")),
+            Some(name) => {
+                std::env::var(name).map(Secret).map_err(|_| format!("environment variable {name} is not set"))
+            }
             None => Ok(Secret(raw)),
         }
-        .and_then(|s| {
-            if s.0.is_empty() {
-                Err("the secret is empty".to_string())
-            } else {
-                Ok(s)
-            }
-        })
+        .and_then(|s| if s.0.is_empty() { Err("the secret is empty".to_string()) } else { Ok(s) })
     }
 }
 

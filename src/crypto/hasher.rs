@@ -21,15 +21,9 @@ pub struct HasherParams {
 
 impl HasherParams {
     /// Client secrets: OWASP's argon2id recommendation (19 MiB, 2 passes).
-    pub const SECRETS: Self = Self {
-        memory_kib: 19 * 1024,
-        iterations: 2,
-    };
+    pub const SECRETS: Self = Self { memory_kib: 19 * 1024, iterations: 2 };
     /// One-time codes live minutes and allow a handful of tries; see README "Security".
-    pub const CODES: Self = Self {
-        memory_kib: 4 * 1024,
-        iterations: 1,
-    };
+    pub const CODES: Self = Self { memory_kib: 4 * 1024, iterations: 1 };
 }
 
 /// argon2id hashing off the async executor, with a bound on how many hashes run at once
@@ -42,8 +36,8 @@ pub struct Hasher {
 
 impl Hasher {
     pub fn new(params: HasherParams, pepper: Option<&str>) -> Result<Self, HashError> {
-        let params = Params::new(params.memory_kib, params.iterations, 1, None)
-            .map_err(|e| HashError::Argon2(e.to_string()))?;
+        let params =
+            Params::new(params.memory_kib, params.iterations, 1, None).map_err(|e| HashError::Argon2(e.to_string()))?;
         let argon2 = match pepper {
             // The pepper must outlive the Argon2 instance, which lives as long as the app.
             Some(p) => Argon2::new_with_secret(
@@ -56,19 +50,13 @@ impl Hasher {
             None => Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
         };
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-        Ok(Self {
-            argon2: Arc::new(argon2),
-            permits: Arc::new(Semaphore::new(parallel)),
-        })
+        Ok(Self { argon2: Arc::new(argon2), permits: Arc::new(Semaphore::new(parallel)) })
     }
 
     pub async fn hash(&self, secret: String) -> Result<String, HashError> {
         let argon2 = self.argon2.clone();
         self.blocking(move || {
-            argon2
-                .hash_password(secret.as_bytes())
-                .map(|h| h.to_string())
-                .map_err(|e| HashError::Argon2(e.to_string()))
+            argon2.hash_password(secret.as_bytes()).map(|h| h.to_string()).map_err(|e| HashError::Argon2(e.to_string()))
         })
         .await?
     }
@@ -83,14 +71,9 @@ impl Hasher {
         .await?
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, HashError> {
+    async fn blocking<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
         let _permit = self.permits.acquire().await.map_err(|_| HashError::Join)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| HashError::Join)
+        tokio::task::spawn_blocking(work).await.map_err(|_| HashError::Join)
     }
 }
 

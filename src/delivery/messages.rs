@@ -1,18 +1,12 @@
 //! The text that carries the code, per language. Both languages must have every key:
 //! a test checks it.
 const EN: &[(&str, &str)] = &[
-    (
-        "otp.message",
-        "Your verification code is {code}. It expires in {minutes} minutes. Do not share it with anyone.",
-    ),
+    ("otp.message", "Your verification code is {code}. It expires in {minutes} minutes. Do not share it with anyone."),
     ("otp.subject", "Your verification code"),
 ];
 
 const ES: &[(&str, &str)] = &[
-    (
-        "otp.message",
-        "Tu código de verificación es {code}. Caduca en {minutes} minutos. No lo compartas con nadie.",
-    ),
+    ("otp.message", "Tu código de verificación es {code}. Caduca en {minutes} minutos. No lo compartas con nadie."),
     ("otp.subject", "Tu código de verificación"),
 ];
 
@@ -20,11 +14,7 @@ const LANGUAGES: &[(&str, &[(&str, &str)])] = &[("en", EN), ("es", ES)];
 
 /// `es-ES`, `es_MX` and `ES` all mean `es`.
 pub fn language_of(locale: &str) -> String {
-    locale
-        .split(['-', '_'])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase()
+    locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase()
 }
 
 pub struct Messages {
@@ -34,10 +24,7 @@ pub struct Messages {
 impl Messages {
     pub fn new(default_locale: &str) -> Self {
         let wanted = language_of(default_locale);
-        let default = LANGUAGES
-            .iter()
-            .find(|(l, _)| *l == wanted)
-            .map_or("en", |(l, _)| l);
+        let default = LANGUAGES.iter().find(|(l, _)| *l == wanted).map_or("en", |(l, _)| l);
         Self { default }
     }
 
@@ -46,29 +33,14 @@ impl Messages {
         candidates
             .into_iter()
             .flatten()
-            .find_map(|c| {
-                LANGUAGES
-                    .iter()
-                    .find(|(l, _)| *l == language_of(c))
-                    .map(|(l, _)| *l)
-            })
+            .find_map(|c| LANGUAGES.iter().find(|(l, _)| *l == language_of(c)).map(|(l, _)| *l))
             .unwrap_or(self.default)
     }
 
     pub fn render(&self, language: &str, key: &str, vars: &[(&str, &str)]) -> String {
-        let table = LANGUAGES
-            .iter()
-            .find(|(l, _)| *l == language)
-            .map_or(EN, |(_, t)| t);
-        let template = table
-            .iter()
-            .chain(EN)
-            .find(|(k, _)| *k == key)
-            .map_or(key, |(_, t)| t);
-        vars.iter()
-            .fold(template.to_string(), |text, (name, value)| {
-                text.replace(&format!("{{{name}}}"), value)
-            })
+        let table = LANGUAGES.iter().find(|(l, _)| *l == language).map_or(EN, |(_, t)| t);
+        let template = table.iter().chain(EN).find(|(k, _)| *k == key).map_or(key, |(_, t)| t);
+        vars.iter().fold(template.to_string(), |text, (name, value)| text.replace(&format!("{{{name}}}"), value))
     }
 }
 
@@ -77,7 +49,7 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
-    fn keys(table: &[(&str, &str)]) -> BTreeSet<&str> {
+    fn keys(table: &[(&'static str, &'static str)]) -> BTreeSet<&'static str> {
         table.iter().map(|(k, _)| *k).collect()
     }
 
@@ -95,9 +67,6 @@ mod tests {
         assert_eq!(messages.pick([None, Some("fr"), Some("ES_mx")]), "es");
         assert_eq!(messages.pick([Some("de")]), "en");
         let text = messages.render("es", "otp.message", &[("code", "123456"), ("minutes", "5")]);
-        assert!(
-            text.contains("123456") && text.contains("5 minutos"),
-            "{text}"
-        );
+        assert!(text.contains("123456") && text.contains("5 minutos"), "{text}");
     }
 }

@@ -14,7 +14,7 @@ use crate::config::{Config, Provider};
 pub use console::ConsoleSender;
 pub use masking::mask;
 pub use messages::{Messages, language_of};
-pub use webhook::WebhookSender;
+pub use webhook::{WebhookSender, signature as webhook_signature};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,9 +50,7 @@ impl FromStr for Method {
             "sms" => Ok(Method::Sms),
             "whatsapp" => Ok(Method::Whatsapp),
             "email" => Ok(Method::Email),
-            other => Err(format!(
-                "unknown delivery method `{other}` (sms, whatsapp, email)"
-            )),
+            other => Err(format!("unknown delivery method `{other}` (sms, whatsapp, email)")),
         }
     }
 }
@@ -68,16 +66,11 @@ impl FromStr for DeliveryTarget {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let (method, field) = s
-            .split_once(':')
-            .ok_or_else(|| format!("`{s}` is not `method:record_field`"))?;
+        let (method, field) = s.split_once(':').ok_or_else(|| format!("`{s}` is not `method:record_field`"))?;
         if field.is_empty() {
             return Err(format!("`{s}` names no record field"));
         }
-        Ok(Self {
-            method: method.parse()?,
-            field: field.to_string(),
-        })
+        Ok(Self { method: method.parse()?, field: field.to_string() })
     }
 }
 
@@ -128,10 +121,7 @@ impl Deliveries {
                 Provider::Console => console.clone(),
                 Provider::Webhook => webhook.clone().ok_or("delivery.webhook: missing")?,
                 Provider::Twilio | Provider::Smtp => {
-                    return Err(format!(
-                        "delivery.{}: provider not available",
-                        method.as_str()
-                    ));
+                    return Err(format!("delivery.{}: provider not available", method.as_str()));
                 }
             };
             senders.insert(method, sender);
@@ -146,9 +136,7 @@ impl Deliveries {
     }
 
     pub fn uses_console(config: &Config) -> bool {
-        [Method::Sms, Method::Whatsapp, Method::Email]
-            .iter()
-            .any(|m| m.provider(&config.delivery) == Provider::Console)
+        [Method::Sms, Method::Whatsapp, Method::Email].iter().any(|m| m.provider(&config.delivery) == Provider::Console)
     }
 
     pub async fn send(&self, message: &OtpMessage) -> Result<(), DeliveryError> {

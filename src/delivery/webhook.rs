@@ -19,11 +19,7 @@ impl WebhookSender {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("delivery.webhook: {e}"))?;
-        Ok(Self {
-            http,
-            url: config.url.clone(),
-            secret: config.secret.clone(),
-        })
+        Ok(Self { http, url: config.url.clone(), secret: config.secret.clone() })
     }
 }
 
@@ -51,26 +47,15 @@ impl Sender for WebhookSender {
             .http
             .post(&self.url)
             .header("content-type", "application/json")
-            .header(
-                "x-doorman-signature",
-                signature(self.secret.expose().as_bytes(), body.as_bytes()),
-            )
+            .header("x-doorman-signature", signature(self.secret.expose().as_bytes(), body.as_bytes()))
             .body(body)
             .send()
             .await
             // Only the error kind: reqwest's text can carry the URL, never the code, but
             // keep provider details out of anything a client might see.
             .map_err(|e| {
-                DeliveryError::Unreachable(if e.is_timeout() {
-                    "timeout".into()
-                } else {
-                    "connection failed".into()
-                })
+                DeliveryError::Unreachable(if e.is_timeout() { "timeout".into() } else { "connection failed".into() })
             })?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(DeliveryError::Rejected(response.status().as_u16()))
-        }
+        if response.status().is_success() { Ok(()) } else { Err(DeliveryError::Rejected(response.status().as_u16())) }
     }
 }

@@ -56,25 +56,14 @@ impl ClientAuth {
         let dummy_hash = hasher.hash(random_token(32)).await?;
         let mut fingerprint_key = [0u8; 32];
         fingerprint_key.copy_from_slice(&random_token(32).as_bytes()[..32]);
-        Ok(Self {
-            store,
-            hasher,
-            fingerprint_key,
-            dummy_hash,
-            remembered: RwLock::new(HashMap::new()),
-        })
+        Ok(Self { store, hasher, fingerprint_key, dummy_hash, remembered: RwLock::new(HashMap::new()) })
     }
 
     pub fn hasher(&self) -> &Hasher {
         &self.hasher
     }
 
-    pub async fn authenticate(
-        &self,
-        id: &str,
-        secret: &str,
-        clock: &dyn Clock,
-    ) -> Result<Client, ClientError> {
+    pub async fn authenticate(&self, id: &str, secret: &str, clock: &dyn Clock) -> Result<Client, ClientError> {
         if id.is_empty() || id.len() > MAX_ID_CHARS || secret.len() > MAX_SECRET_CHARS {
             return Err(ClientError::Rejected);
         }
@@ -91,20 +80,9 @@ impl ClientAuth {
         let matches = self.hasher.verify(secret.to_string(), hash).await?;
         match stored {
             Some(c) if matches && usable => {
-                let client = Client {
-                    id: c.id,
-                    flows: c.flows,
-                    scopes: c.scopes,
-                };
-                let remembered = Remembered {
-                    fingerprint,
-                    client: client.clone(),
-                    until: now + millis(CACHE_FOR),
-                };
-                self.remembered
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(id.to_string(), remembered);
+                let client = Client { id: c.id, flows: c.flows, scopes: c.scopes };
+                let remembered = Remembered { fingerprint, client: client.clone(), until: now + millis(CACHE_FOR) };
+                self.remembered.write().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), remembered);
                 Ok(client)
             }
             _ => Err(ClientError::Rejected),
@@ -113,23 +91,19 @@ impl ClientAuth {
 
     /// Forgets a remembered credential (after a secret rotation or a disable).
     pub fn forget(&self, id: &str) {
-        self.remembered
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        self.remembered.write().unwrap_or_else(|e| e.into_inner()).remove(id);
     }
 
     fn recall(&self, id: &str, fingerprint: &[u8; 32], now: Millis) -> Option<Client> {
         let remembered = self.remembered.read().unwrap_or_else(|e| e.into_inner());
         let entry = remembered.get(id)?;
-        let same: bool =
-            subtle::ConstantTimeEq::ct_eq(&entry.fingerprint[..], &fingerprint[..]).into();
+        let same: bool = subtle::ConstantTimeEq::ct_eq(&entry.fingerprint[..], &fingerprint[..]).into();
         (same && now < entry.until).then(|| entry.client.clone())
     }
 
     fn fingerprint(&self, id: &str, secret: &str) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.fingerprint_key)
-            .expect("HMAC takes keys of any length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.fingerprint_key).expect("HMAC takes keys of any length");
         mac.update(id.as_bytes());
         mac.update(&[0]);
         mac.update(secret.as_bytes());
@@ -138,23 +112,12 @@ impl ClientAuth {
 
     /// Brings the stored clients in line with `[[clients]]` in the configuration,
     /// re-hashing a secret only when it changed.
-    pub async fn sync_config_clients(
-        &self,
-        config: &Config,
-        now: Millis,
-    ) -> Result<(), ClientError> {
+    pub async fn sync_config_clients(&self, config: &Config, now: Millis) -> Result<(), ClientError> {
         for declared in &config.clients {
             let existing = self.store.find_client(&declared.id).await?;
             let secret = declared.secret.expose().to_string();
             let secret_hash = match existing {
-                Some(c)
-                    if self
-                        .hasher
-                        .verify(secret.clone(), c.secret_hash.clone())
-                        .await? =>
-                {
-                    c.secret_hash
-                }
+                Some(c) if self.hasher.verify(secret.clone(), c.secret_hash.clone()).await? => c.secret_hash,
                 _ => self.hasher.hash(secret).await?,
             };
             let client = StoredClient {

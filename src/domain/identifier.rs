@@ -13,9 +13,8 @@ pub fn normalize(raw: &str) -> Option<String> {
         .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '.'))
         .flat_map(char::to_uppercase)
         .collect();
-    let valid = !value.is_empty()
-        && value.chars().count() <= MAX_IDENTIFIER_CHARS
-        && !value.chars().any(char::is_control);
+    let valid =
+        !value.is_empty() && value.chars().count() <= MAX_IDENTIFIER_CHARS && !value.chars().any(char::is_control);
     valid.then_some(value)
 }
 

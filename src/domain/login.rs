@@ -1,9 +1,7 @@
 //! identify → code sent → verify: the OTP half of the conversation state machine.
 use serde_json::json;
 
-use super::{
-    Auth, Client, ConversationState, FlowError, FlowResult, IDENTIFY_SCOPE, OTP_SCOPE, identifier,
-};
+use super::{Auth, Client, ConversationState, FlowError, FlowResult, IDENTIFY_SCOPE, OTP_SCOPE, identifier};
 use crate::clock::{Millis, millis, seconds_until};
 use crate::config::FlowConfig;
 use crate::crypto::{numeric_code, random_token};
@@ -33,80 +31,39 @@ impl Auth {
         request: IdentifyRequest,
     ) -> FlowResult<ConversationState> {
         let flow = self.flow_for(client, &request.flow)?;
-        let identifier = identifier::normalize(&request.identifier).ok_or_else(|| {
-            FlowError::InvalidRequest("identifier must have 1 to 128 printable characters".into())
-        })?;
+        let identifier = identifier::normalize(&request.identifier)
+            .ok_or_else(|| FlowError::InvalidRequest("identifier must have 1 to 128 printable characters".into()))?;
         let now = self.now();
         let conversation = self.store.open_conversation(address, now).await?;
-        if self
-            .live_session(&conversation, address, now)
-            .await?
-            .is_some()
-        {
+        if self.live_session(&conversation, address, now).await?.is_some() {
             return Err(FlowError::AlreadyAuthenticated);
         }
-        let limit = Limit {
-            max_failures: flow.max_identify_attempts,
-            lockout_ms: millis(flow.lockout),
-        };
-        let failures = match self
-            .store
-            .reserve_try(IDENTIFY_SCOPE, &conversation, &limit, now)
-            .await?
-        {
+        let limit = Limit { max_failures: flow.max_identify_attempts, lockout_ms: millis(flow.lockout) };
+        let failures = match self.store.reserve_try(IDENTIFY_SCOPE, &conversation, &limit, now).await? {
             Reservation::Granted { failures, .. } => failures,
             Reservation::Locked { until } => {
-                self.audit("identify.locked", address, None, json!({"flow": flow.name}))
-                    .await?;
-                return Err(FlowError::Locked {
-                    retry_after: seconds_until(now, until),
-                });
+                self.audit("identify.locked", address, None, json!({"flow": flow.name})).await?;
+                return Err(FlowError::Locked { retry_after: seconds_until(now, until) });
             }
         };
-        let record = self
-            .store
-            .find_record_by_identifier(&flow.directory, &flow.identify_by, &identifier)
-            .await?;
+        let record = self.store.find_record_by_identifier(&flow.directory, &flow.identify_by, &identifier).await?;
         let Some(record) = record else {
-            return self
-                .unknown_identifier(flow, &conversation, address, failures, request.locale)
-                .await;
+            return self.unknown_identifier(flow, &conversation, address, failures, request.locale).await;
         };
-        self.store
-            .clear_tries(IDENTIFY_SCOPE, &conversation)
-            .await?;
-        self.audit(
-            "identify.matched",
-            address,
-            Some(record.subject()),
-            json!({"flow": flow.name}),
-        )
-        .await?;
+        self.store.clear_tries(IDENTIFY_SCOPE, &conversation).await?;
+        self.audit("identify.matched", address, Some(record.subject()), json!({"flow": flow.name})).await?;
         self.store.kill_challenges(&conversation).await?;
         if !flow.require_otp {
-            return self
-                .authenticate(&conversation, address, &record, flow)
-                .await;
+            return self.authenticate(&conversation, address, &record, flow).await;
         }
-        if let Some(until) = self
-            .store
-            .active_lock(OTP_SCOPE, &record.id.to_string(), now)
-            .await?
-        {
-            return Err(FlowError::Locked {
-                retry_after: seconds_until(now, until),
-            });
+        if let Some(until) = self.store.active_lock(OTP_SCOPE, &record.id.to_string(), now).await? {
+            return Err(FlowError::Locked { retry_after: seconds_until(now, until) });
         }
         let destination = match pick_destination(flow, &record, None) {
             Some(d) => d,
             None => {
-                self.audit(
-                    "code.no_delivery_method",
-                    address,
-                    Some(record.subject()),
-                    json!({"flow": flow.name}),
-                )
-                .await?;
+                self.audit("code.no_delivery_method", address, Some(record.subject()), json!({"flow": flow.name}))
+                    .await?;
                 return Err(FlowError::NoDeliveryMethod);
             }
         };
@@ -128,10 +85,7 @@ impl Auth {
             created_at: now,
         };
         self.store.start_challenge(challenge.clone()).await?;
-        if let Err(e) = self
-            .deliver(&challenge, &record, &destination, code, address)
-            .await
-        {
+        if let Err(e) = self.deliver(&challenge, &record, &destination, code, address).await {
             self.store.kill_challenge(&challenge.id).await?;
             return Err(e);
         }
@@ -148,13 +102,8 @@ impl Auth {
         failures: u32,
         locale: Option<String>,
     ) -> FlowResult<ConversationState> {
-        self.audit(
-            "identify.unknown",
-            address,
-            None,
-            json!({"flow": flow.name, "concealed": flow.conceal_unknown}),
-        )
-        .await?;
+        self.audit("identify.unknown", address, None, json!({"flow": flow.name, "concealed": flow.conceal_unknown}))
+            .await?;
         if !flow.conceal_unknown {
             return Err(FlowError::UnknownIdentifier {
                 attempts_remaining: flow.max_identify_attempts.saturating_sub(failures),
@@ -163,11 +112,8 @@ impl Auth {
         self.store.clear_tries(IDENTIFY_SCOPE, conversation).await?;
         self.store.kill_challenges(conversation).await?;
         let now = self.now();
-        let method = flow
-            .delivery
-            .first()
-            .and_then(|t| t.parse::<DeliveryTarget>().ok())
-            .map_or(Method::Sms, |t| t.method);
+        let method =
+            flow.delivery.first().and_then(|t| t.parse::<DeliveryTarget>().ok()).map_or(Method::Sms, |t| t.method);
         let decoy = Challenge {
             id: random_token(16),
             conversation_id: conversation.to_string(),
@@ -190,41 +136,18 @@ impl Auth {
         Ok(self.pending_view(&decoy, now))
     }
 
-    pub async fn verify(
-        &self,
-        client: &Client,
-        address: &Address,
-        code: &str,
-    ) -> FlowResult<ConversationState> {
+    pub async fn verify(&self, client: &Client, address: &Address, code: &str) -> FlowResult<ConversationState> {
         let code = self.well_formed_code(code)?;
         let now = self.now();
-        let conversation = self
-            .store
-            .find_conversation(address)
-            .await?
-            .ok_or(FlowError::NoPendingChallenge)?;
-        if self
-            .live_session(&conversation, address, now)
-            .await?
-            .is_some()
-        {
+        let conversation = self.store.find_conversation(address).await?.ok_or(FlowError::NoPendingChallenge)?;
+        if self.live_session(&conversation, address, now).await?.is_some() {
             return Err(FlowError::AlreadyAuthenticated);
         }
-        let challenge = self
-            .store
-            .live_challenge(&conversation)
-            .await?
-            .ok_or(FlowError::NoPendingChallenge)?;
+        let challenge = self.store.live_challenge(&conversation).await?.ok_or(FlowError::NoPendingChallenge)?;
         self.flow_for(client, &challenge.flow)?;
         let subject = challenge.record_id.map(|id| id.to_string());
         if challenge.expires_at <= now {
-            self.audit(
-                "code.expired",
-                address,
-                None,
-                json!({"challenge_id": challenge.id}),
-            )
-            .await?;
+            self.audit("code.expired", address, None, json!({"challenge_id": challenge.id})).await?;
             return Err(FlowError::ExpiredCode);
         }
         let max = self.config.otp.max_attempts;
@@ -234,23 +157,11 @@ impl Auth {
         };
         let mut record_locked = false;
         if let Some(record_id) = &subject {
-            match self
-                .store
-                .reserve_try(OTP_SCOPE, record_id, &self.record_limit(), now)
-                .await?
-            {
+            match self.store.reserve_try(OTP_SCOPE, record_id, &self.record_limit(), now).await? {
                 Reservation::Granted { locked, .. } => record_locked = locked,
                 Reservation::Locked { until } => {
-                    self.audit(
-                        "code.locked",
-                        address,
-                        None,
-                        json!({"challenge_id": challenge.id}),
-                    )
-                    .await?;
-                    return Err(FlowError::Locked {
-                        retry_after: seconds_until(now, until),
-                    });
+                    self.audit("code.locked", address, None, json!({"challenge_id": challenge.id})).await?;
+                    return Err(FlowError::Locked { retry_after: seconds_until(now, until) });
                 }
             }
         }
@@ -289,36 +200,16 @@ impl Auth {
         record_id: i64,
         address: &Address,
     ) -> FlowResult<ConversationState> {
-        let record = self
-            .store
-            .find_record(record_id)
-            .await?
-            .filter(|r| r.active)
-            .ok_or(FlowError::NoPendingChallenge)?;
-        let flow = self
-            .config
-            .flow(&challenge.flow)
-            .ok_or(FlowError::UnknownFlow)?;
-        let txn = sea_orm::TransactionTrait::begin(self.store.db())
-            .await
-            .map_err(crate::store::StoreError::from)?;
+        let record =
+            self.store.find_record(record_id).await?.filter(|r| r.active).ok_or(FlowError::NoPendingChallenge)?;
+        let flow = self.config.flow(&challenge.flow).ok_or(FlowError::UnknownFlow)?;
+        let txn = sea_orm::TransactionTrait::begin(self.store.db()).await.map_err(crate::store::StoreError::from)?;
         if !self.store.consume_challenge(&txn, &challenge.id).await? {
             return Err(FlowError::NoPendingChallenge);
         }
-        let state = self
-            .start_session(
-                &txn,
-                &challenge.conversation_id,
-                address,
-                &record,
-                flow,
-                true,
-            )
-            .await?;
+        let state = self.start_session(&txn, &challenge.conversation_id, address, &record, flow, true).await?;
         txn.commit().await.map_err(crate::store::StoreError::from)?;
-        self.store
-            .clear_tries(OTP_SCOPE, &record.id.to_string())
-            .await?;
+        self.store.clear_tries(OTP_SCOPE, &record.id.to_string()).await?;
         self.finish_authentication(state, &record, address).await
     }
 
@@ -330,37 +221,19 @@ impl Auth {
             .await
             .map_err(crate::store::StoreError::from)?;
         Ok(match current {
-            Some(c) if c.status == challenges::ACTIVE && c.expires_at <= now => {
-                FlowError::ExpiredCode
-            }
+            Some(c) if c.status == challenges::ACTIVE && c.expires_at <= now => FlowError::ExpiredCode,
             Some(c) if c.status == challenges::EXHAUSTED => FlowError::TooManyAttempts,
             _ => FlowError::NoPendingChallenge,
         })
     }
 
-    pub async fn resend(
-        &self,
-        client: &Client,
-        address: &Address,
-    ) -> FlowResult<ConversationState> {
+    pub async fn resend(&self, client: &Client, address: &Address) -> FlowResult<ConversationState> {
         let now = self.now();
-        let conversation = self
-            .store
-            .find_conversation(address)
-            .await?
-            .ok_or(FlowError::NoPendingChallenge)?;
-        if self
-            .live_session(&conversation, address, now)
-            .await?
-            .is_some()
-        {
+        let conversation = self.store.find_conversation(address).await?.ok_or(FlowError::NoPendingChallenge)?;
+        if self.live_session(&conversation, address, now).await?.is_some() {
             return Err(FlowError::AlreadyAuthenticated);
         }
-        let challenge = self
-            .store
-            .live_challenge(&conversation)
-            .await?
-            .ok_or(FlowError::NoPendingChallenge)?;
+        let challenge = self.store.live_challenge(&conversation).await?.ok_or(FlowError::NoPendingChallenge)?;
         let flow = self.flow_for(client, &challenge.flow)?;
         let target = match challenge.record_id {
             None => None,
@@ -370,60 +243,35 @@ impl Auth {
                     self.store.kill_challenge(&challenge.id).await?;
                     return Err(FlowError::NoPendingChallenge);
                 };
-                if let Some(until) = self
-                    .store
-                    .active_lock(OTP_SCOPE, &id.to_string(), now)
-                    .await?
-                {
-                    return Err(FlowError::Locked {
-                        retry_after: seconds_until(now, until),
-                    });
+                if let Some(until) = self.store.active_lock(OTP_SCOPE, &id.to_string(), now).await? {
+                    return Err(FlowError::Locked { retry_after: seconds_until(now, until) });
                 }
                 let method: Method = challenge.method.parse().map_err(FlowError::Internal)?;
-                let destination = pick_destination(flow, &record, Some(method))
-                    .ok_or(FlowError::NoDeliveryMethod)?;
+                let destination = pick_destination(flow, &record, Some(method)).ok_or(FlowError::NoDeliveryMethod)?;
                 Some((record, destination))
             }
         };
         let code = numeric_code(self.config.otp.length);
         // A decoy gets a fresh unguessable hash, so it behaves like a real resend.
-        let hash = self
-            .codes
-            .hash(if target.is_some() {
-                code.clone()
-            } else {
-                random_token(32)
-            })
-            .await?;
+        let hash = self.codes.hash(if target.is_some() { code.clone() } else { random_token(32) }).await?;
         let resend = Resend {
             now,
             expires_at: now + millis(self.config.otp.ttl),
             max_sends: self.config.otp.max_sends,
             cooldown_ms: millis(self.config.otp.resend_cooldown),
         };
-        if self
-            .store
-            .replace_code(&challenge.id, &hash, &resend)
-            .await?
-            .is_none()
-        {
+        if self.store.replace_code(&challenge.id, &hash, &resend).await?.is_none() {
             return Err(if challenge.sends as u32 >= resend.max_sends {
                 FlowError::TooManySends
             } else {
                 FlowError::ResendTooSoon {
-                    retry_after: seconds_until(now, challenge.last_sent_at + resend.cooldown_ms)
-                        .max(1),
+                    retry_after: seconds_until(now, challenge.last_sent_at + resend.cooldown_ms).max(1),
                 }
             });
         }
-        let current = self
-            .store
-            .live_challenge(&conversation)
-            .await?
-            .ok_or(FlowError::NoPendingChallenge)?;
+        let current = self.store.live_challenge(&conversation).await?.ok_or(FlowError::NoPendingChallenge)?;
         if let Some((record, destination)) = target {
-            self.deliver(&current, &record, &destination, code, address)
-                .await?;
+            self.deliver(&current, &record, &destination, code, address).await?;
         }
         Ok(self.pending_view(&current, now))
     }
@@ -436,19 +284,13 @@ impl Auth {
         code: String,
         address: &Address,
     ) -> FlowResult<()> {
-        let language =
-            self.messages
-                .pick([challenge.locale.as_deref(), record.field("locale"), None]);
+        let language = self.messages.pick([challenge.locale.as_deref(), record.field("locale"), None]);
         let minutes = self.config.otp.ttl.as_secs().div_ceil(60).to_string();
         let message = OtpMessage {
             challenge_id: challenge.id.clone(),
             method: to.method,
             destination: to.address.clone(),
-            message: self.messages.render(
-                language,
-                "otp.message",
-                &[("code", &code), ("minutes", &minutes)],
-            ),
+            message: self.messages.render(language, "otp.message", &[("code", &code), ("minutes", &minutes)]),
             code,
             locale: language.to_string(),
             expires_at: challenge.expires_at,
@@ -457,15 +299,11 @@ impl Auth {
         };
         let detail = json!({"challenge_id": challenge.id, "method": to.method, "destination": challenge.masked_destination, "send": challenge.sends});
         match self.deliveries.send(&message).await {
-            Ok(()) => {
-                self.audit("code.sent", address, Some(record.subject()), detail)
-                    .await
-            }
+            Ok(()) => self.audit("code.sent", address, Some(record.subject()), detail).await,
             Err(e) => {
                 tracing::warn!(challenge = %challenge.id, method = to.method.as_str(), error = %e, "code delivery failed");
                 let detail = json!({"challenge_id": challenge.id, "method": to.method, "reason": e.to_string()});
-                self.audit("code.send_failed", address, Some(record.subject()), detail)
-                    .await?;
+                self.audit("code.send_failed", address, Some(record.subject()), detail).await?;
                 Err(FlowError::DeliveryFailed)
             }
         }
@@ -473,36 +311,23 @@ impl Auth {
 
     fn well_formed_code(&self, code: &str) -> FlowResult<String> {
         // Keypads and people add spaces or dashes; nothing else is forgiven.
-        let digits: String = code
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-'))
-            .take(64)
-            .collect();
+        let digits: String = code.chars().filter(|c| !matches!(c, ' ' | '-')).take(64).collect();
         let length = self.config.otp.length as usize;
         if digits.len() != length || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(FlowError::InvalidRequest(format!(
-                "code must be {length} digits"
-            )));
+            return Err(FlowError::InvalidRequest(format!("code must be {length} digits")));
         }
         Ok(digits)
     }
 }
 
 /// The first of the flow's methods (or of those using `only`) whose record field is present.
-fn pick_destination(
-    flow: &FlowConfig,
-    record: &Record,
-    only: Option<Method>,
-) -> Option<Destination> {
+fn pick_destination(flow: &FlowConfig, record: &Record, only: Option<Method>) -> Option<Destination> {
     flow.delivery
         .iter()
         .filter_map(|t| t.parse::<DeliveryTarget>().ok())
         .filter(|t| only.is_none_or(|m| m == t.method))
         .find_map(|t| {
-            record.field(&t.field).map(|address| Destination {
-                method: t.method,
-                address: address.to_string(),
-            })
+            record.field(&t.field).map(|address| Destination { method: t.method, address: address.to_string() })
         })
 }
 

@@ -3,9 +3,7 @@
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
-use super::{
-    Auth, ChallengeView, ConversationState, FlowError, FlowResult, SessionView, SubjectView,
-};
+use super::{Auth, ChallengeView, ConversationState, FlowError, FlowResult, SessionView, SubjectView};
 use crate::clock::{Millis, millis, rfc3339, seconds_until};
 use crate::config::FlowConfig;
 use crate::crypto::random_token;
@@ -29,28 +27,14 @@ impl Auth {
         if session.is_alive(now) {
             return Ok(Some(session));
         }
-        let reason = if now >= session.expires_at {
-            "max_lifetime"
-        } else {
-            "idle_timeout"
-        };
+        let reason = if now >= session.expires_at { "max_lifetime" } else { "idle_timeout" };
         self.end(&session, reason, address).await?;
         Ok(None)
     }
 
     async fn end(&self, session: &Session, reason: &str, address: &Address) -> FlowResult<()> {
-        if self
-            .store
-            .end_session(&session.id, reason, self.now())
-            .await?
-        {
-            self.audit(
-                "session.ended",
-                address,
-                None,
-                json!({"sid": session.id, "reason": reason}),
-            )
-            .await?;
+        if self.store.end_session(&session.id, reason, self.now()).await? {
+            self.audit("session.ended", address, None, json!({"sid": session.id, "reason": reason})).await?;
         }
         Ok(())
     }
@@ -93,9 +77,7 @@ impl Auth {
         record: &Record,
         flow: &FlowConfig,
     ) -> FlowResult<ConversationState> {
-        let session = self
-            .start_session(self.store.db(), conversation, address, record, flow, false)
-            .await?;
+        let session = self.start_session(self.store.db(), conversation, address, record, flow, false).await?;
         self.finish_authentication(session, record, address).await
     }
 
@@ -106,11 +88,8 @@ impl Auth {
         address: &Address,
     ) -> FlowResult<ConversationState> {
         let detail = json!({"sid": session.id, "flow": session.flow, "acr": session.acr});
-        self.audit("authenticated", address, Some(record.subject()), detail)
-            .await?;
-        let tokens = self
-            .issue_tokens(&session, record, address, session.last_activity)
-            .await?;
+        self.audit("authenticated", address, Some(record.subject()), detail).await?;
+        let tokens = self.issue_tokens(&session, record, address, session.last_activity).await?;
         Ok(authenticated_view(&session, record, Some(tokens)))
     }
 
@@ -120,18 +99,11 @@ impl Auth {
             return Ok(ConversationState::Unidentified);
         };
         if let Some(session) = self.live_session(&conversation, address, now).await? {
-            let record = self
-                .store
-                .find_record(session.record_id)
-                .await?
-                .ok_or(FlowError::NotAuthenticated)?;
+            let record = self.store.find_record(session.record_id).await?.ok_or(FlowError::NotAuthenticated)?;
             return Ok(authenticated_view(&session, &record, None));
         }
         Ok(match self.store.live_challenge(&conversation).await? {
-            Some(challenge)
-                if challenge.expires_at > now
-                    || (challenge.sends as u32) < self.config.otp.max_sends =>
-            {
+            Some(challenge) if challenge.expires_at > now || (challenge.sends as u32) < self.config.otp.max_sends => {
                 self.pending_view(&challenge, now)
             }
             _ => ConversationState::Unidentified,
@@ -141,34 +113,19 @@ impl Auth {
     /// A fresh access token for the conversation's live session; counts as activity.
     pub async fn token(&self, address: &Address) -> FlowResult<ConversationState> {
         let now = self.now();
-        let conversation = self
-            .store
-            .find_conversation(address)
-            .await?
-            .ok_or(FlowError::NotAuthenticated)?;
-        let session = self
-            .live_session(&conversation, address, now)
-            .await?
-            .ok_or(FlowError::NotAuthenticated)?;
+        let conversation = self.store.find_conversation(address).await?.ok_or(FlowError::NotAuthenticated)?;
+        let session = self.live_session(&conversation, address, now).await?.ok_or(FlowError::NotAuthenticated)?;
         if !self.store.touch_session(&session.id, now).await? {
             return Err(FlowError::NotAuthenticated);
         }
-        let record = match self
-            .store
-            .find_record(session.record_id)
-            .await?
-            .filter(|r| r.active)
-        {
+        let record = match self.store.find_record(session.record_id).await?.filter(|r| r.active) {
             Some(record) => record,
             None => {
                 self.end(&session, "record_inactive", address).await?;
                 return Err(FlowError::NotAuthenticated);
             }
         };
-        let session = Session {
-            last_activity: now,
-            ..session
-        };
+        let session = Session { last_activity: now, ..session };
         let tokens = self.issue_tokens(&session, &record, address, now).await?;
         Ok(authenticated_view(&session, &record, Some(tokens)))
     }
@@ -179,8 +136,7 @@ impl Auth {
             return Ok(());
         };
         if self.store.kill_challenges(&conversation).await? > 0 {
-            self.audit("challenge.cancelled", address, None, json!({}))
-                .await?;
+            self.audit("challenge.cancelled", address, None, json!({})).await?;
         }
         if let Some(session) = self.store.open_session(&conversation).await? {
             self.end(&session, "ended_by_client", address).await?;
@@ -204,17 +160,10 @@ impl Auth {
     }
 }
 
-fn authenticated_view(
-    session: &Session,
-    record: &Record,
-    tokens: Option<super::TokenSet>,
-) -> ConversationState {
+fn authenticated_view(session: &Session, record: &Record, tokens: Option<super::TokenSet>) -> ConversationState {
     ConversationState::Authenticated {
         flow: session.flow.clone(),
-        subject: SubjectView {
-            id: record.subject(),
-            roles: record.roles.clone(),
-        },
+        subject: SubjectView { id: record.subject(), roles: record.roles.clone() },
         session: SessionView {
             id: session.id.clone(),
             idle_timeout: (session.idle_timeout_ms / 1000) as u64,

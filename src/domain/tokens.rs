@@ -45,18 +45,11 @@ impl Auth {
         now: Millis,
     ) -> FlowResult<TokenSet> {
         let idle_deadline = now + session.idle_timeout_ms;
-        let exp_ms = (now + millis(self.config.tokens.access_ttl))
-            .min(idle_deadline)
-            .min(session.expires_at);
+        let exp_ms = (now + millis(self.config.tokens.access_ttl)).min(idle_deadline).min(session.expires_at);
         let claim_fields = self
             .config
             .flow(&session.flow)
-            .map(|f| {
-                f.claims
-                    .iter()
-                    .filter_map(|c| record.field(c).map(|v| (c.clone(), v.to_string())))
-                    .collect()
-            })
+            .map(|f| f.claims.iter().filter_map(|c| record.field(c).map(|v| (c.clone(), v.to_string()))).collect())
             .unwrap_or_default();
         let claims = AccessClaims {
             iss: self.config.server.public_url.clone(),
@@ -82,9 +75,7 @@ impl Auth {
         let access_token = encode(&header, &claims, &key.encoding)?;
         let refresh_token = if self.config.tokens.refresh_tokens {
             let token = random_token(32);
-            self.store
-                .insert_refresh_token(&session.id, sha256_hex(token.as_bytes()), now)
-                .await?;
+            self.store.insert_refresh_token(&session.id, sha256_hex(token.as_bytes()), now).await?;
             Some(token)
         } else {
             None

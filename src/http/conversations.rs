@@ -3,9 +3,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::error::ApiError;
 use super::extract::{BotClient, Json};
@@ -19,15 +20,15 @@ const MAX_FLOW_CHARS: usize = 64;
 const MAX_LOCALE_CHARS: usize = 35;
 
 pub fn router() -> Router<Arc<AppState>> {
+    // State objects carry tokens: no cache may keep them.
+    let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Router::new()
-        .route(
-            "/v1/conversations/{channel}/{id}",
-            get(state).delete(cancel),
-        )
+        .route("/v1/conversations/{channel}/{id}", get(state).delete(cancel))
         .route("/v1/conversations/{channel}/{id}/identify", post(identify))
         .route("/v1/conversations/{channel}/{id}/verify", post(verify))
         .route("/v1/conversations/{channel}/{id}/resend", post(resend))
         .route("/v1/conversations/{channel}/{id}/token", post(token))
+        .layer(no_store)
 }
 
 type Reply = Result<axum::Json<ConversationState>, ApiError>;
@@ -37,34 +38,17 @@ type Reply = Result<axum::Json<ConversationState>, ApiError>;
 fn address(client: &BotClient, (channel, id): (String, String)) -> Result<Address, ApiError> {
     let channel_ok = !channel.is_empty()
         && channel.len() <= MAX_CHANNEL_CHARS
-        && channel
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        && channel.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if !channel_ok {
-        return Err(ApiError::InvalidRequest(
-            "channel must be 1 to 32 characters of a-z, 0-9, - and _".into(),
-        ));
+        return Err(ApiError::InvalidRequest("channel must be 1 to 32 characters of a-z, 0-9, - and _".into()));
     }
-    if id.is_empty()
-        || id.chars().count() > MAX_CONVERSATION_ID_CHARS
-        || id.chars().any(char::is_control)
-    {
-        return Err(ApiError::InvalidRequest(
-            "conversation id must have 1 to 256 printable characters".into(),
-        ));
+    if id.is_empty() || id.chars().count() > MAX_CONVERSATION_ID_CHARS || id.chars().any(char::is_control) {
+        return Err(ApiError::InvalidRequest("conversation id must have 1 to 256 printable characters".into()));
     }
-    Ok(Address {
-        client_id: client.0.id.clone(),
-        channel,
-        external_id: id,
-    })
+    Ok(Address { client_id: client.0.id.clone(), channel, external_id: id })
 }
 
-async fn state(
-    State(app): State<Arc<AppState>>,
-    client: BotClient,
-    Path(path): Path<(String, String)>,
-) -> Reply {
+async fn state(State(app): State<Arc<AppState>>, client: BotClient, Path(path): Path<(String, String)>) -> Reply {
     let address = address(&client, path)?;
     Ok(axum::Json(app.auth.state(&address).await?))
 }
@@ -88,23 +72,12 @@ async fn identify(
         return Err(ApiError::InvalidRequest("flow name is too long".into()));
     }
     if body.locale.as_ref().is_some_and(|l| {
-        l.len() > MAX_LOCALE_CHARS
-            || !l
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        l.len() > MAX_LOCALE_CHARS || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     }) {
-        return Err(ApiError::InvalidRequest(
-            "locale must be a language tag like en or es-ES".into(),
-        ));
+        return Err(ApiError::InvalidRequest("locale must be a language tag like en or es-ES".into()));
     }
-    let request = IdentifyRequest {
-        flow: body.flow,
-        identifier: body.identifier,
-        locale: body.locale,
-    };
-    Ok(axum::Json(
-        app.auth.identify(&client.0, &address, request).await?,
-    ))
+    let request = IdentifyRequest { flow: body.flow, identifier: body.identifier, locale: body.locale };
+    Ok(axum::Json(app.auth.identify(&client.0, &address, request).await?))
 }
 
 #[derive(Deserialize)]
@@ -120,25 +93,15 @@ async fn verify(
     Json(body): Json<VerifyBody>,
 ) -> Reply {
     let address = address(&client, path)?;
-    Ok(axum::Json(
-        app.auth.verify(&client.0, &address, &body.code).await?,
-    ))
+    Ok(axum::Json(app.auth.verify(&client.0, &address, &body.code).await?))
 }
 
-async fn resend(
-    State(app): State<Arc<AppState>>,
-    client: BotClient,
-    Path(path): Path<(String, String)>,
-) -> Reply {
+async fn resend(State(app): State<Arc<AppState>>, client: BotClient, Path(path): Path<(String, String)>) -> Reply {
     let address = address(&client, path)?;
     Ok(axum::Json(app.auth.resend(&client.0, &address).await?))
 }
 
-async fn token(
-    State(app): State<Arc<AppState>>,
-    client: BotClient,
-    Path(path): Path<(String, String)>,
-) -> Reply {
+async fn token(State(app): State<Arc<AppState>>, client: BotClient, Path(path): Path<(String, String)>) -> Reply {
     let address = address(&client, path)?;
     Ok(axum::Json(app.auth.token(&address).await?))
 }

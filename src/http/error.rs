@@ -53,13 +53,9 @@ impl ApiError {
             ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request", none),
             ApiError::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client", none),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", none),
-            ApiError::MethodNotAllowed => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", none)
-            }
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", none),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", none),
-            ApiError::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", none)
-            }
+            ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", none),
             ApiError::Internal(_) | ApiError::Flow(F::Internal(_)) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none)
             }
@@ -75,20 +71,14 @@ impl ApiError {
                     "unknown_identifier",
                     extra("attempts_remaining", *attempts_remaining),
                 ),
-                F::InvalidCode { attempts_remaining } => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_code",
-                    extra("attempts_remaining", *attempts_remaining),
-                ),
-                F::ExpiredCode => (StatusCode::UNPROCESSABLE_ENTITY, "expired_code", none),
-                F::TooManyAttempts => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "too_many_attempts",
-                    extra("attempts_remaining", 0),
-                ),
-                F::NoDeliveryMethod => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "no_delivery_method", none)
+                F::InvalidCode { attempts_remaining } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", extra("attempts_remaining", *attempts_remaining))
                 }
+                F::ExpiredCode => (StatusCode::UNPROCESSABLE_ENTITY, "expired_code", none),
+                F::TooManyAttempts => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "too_many_attempts", extra("attempts_remaining", 0))
+                }
+                F::NoDeliveryMethod => (StatusCode::UNPROCESSABLE_ENTITY, "no_delivery_method", none),
                 F::Locked { .. } => (StatusCode::TOO_MANY_REQUESTS, "locked", none),
                 F::TooManySends => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
                 F::ResendTooSoon { .. } => (StatusCode::TOO_MANY_REQUESTS, "resend_too_soon", none),
@@ -100,9 +90,9 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::Flow(
-                FlowError::Locked { retry_after } | FlowError::ResendTooSoon { retry_after },
-            ) => Some(*retry_after),
+            ApiError::Flow(FlowError::Locked { retry_after } | FlowError::ResendTooSoon { retry_after }) => {
+                Some(*retry_after)
+            }
             _ => None,
         }
     }
@@ -123,10 +113,7 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"doorman\""),
-            );
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"doorman\""));
         }
         if let Some(seconds) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));

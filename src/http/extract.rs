@@ -46,15 +46,9 @@ pub struct BotClient(pub Client);
 impl FromRequestParts<Arc<AppState>> for BotClient {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
         let (id, secret) = basic_credentials(parts).ok_or(ApiError::InvalidClient)?;
-        let client = state
-            .clients
-            .authenticate(&id, &secret, state.auth.clock.as_ref())
-            .await?;
+        let client = state.clients.authenticate(&id, &secret, state.auth.clock.as_ref()).await?;
         Ok(BotClient(client))
     }
 }

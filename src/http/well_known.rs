@@ -20,20 +20,13 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn ready(State(app): State<Arc<AppState>>) -> StatusCode {
-    if app.auth.store.ping().await {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    }
+    if app.auth.store.ping().await { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }
 }
 
 async fn jwks(State(app): State<Arc<AppState>>) -> Response {
     let mut response = axum::Json(app.auth.keys.jwks()).into_response();
     // Short enough that a rotation reaches validators quickly.
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response
 }
 

@@ -32,21 +32,14 @@ pub fn load_key_files(dir: &Path) -> Result<Vec<Key>, KeyFileError> {
     }
     for entry in fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
-        let Some(kid) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".pem"))
-        else {
+        let Some(kid) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".pem")) else {
             continue;
         };
         let modified = fs::metadata(&path).and_then(|m| m.modified()).map_err(io)?;
         found.push((modified, kid.to_string(), path));
     }
     found.sort();
-    found
-        .into_iter()
-        .map(|(_, kid, path)| parse_key(&kid, &path))
-        .collect()
+    found.into_iter().map(|(_, kid, path)| parse_key(&kid, &path)).collect()
 }
 
 fn parse_key(kid: &str, path: &Path) -> Result<Key, KeyFileError> {
@@ -58,76 +51,45 @@ fn parse_key(kid: &str, path: &Path) -> Result<Key, KeyFileError> {
     }
     let der = block.contents();
     let (algorithm, encoding) =
-        if signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der)
-            .is_ok()
-        {
-            (
-                jsonwebtoken::Algorithm::ES256,
-                EncodingKey::from_ec_der(der),
-            )
+        if signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der).is_ok() {
+            (jsonwebtoken::Algorithm::ES256, EncodingKey::from_ec_pem(&text))
         } else if signature::Ed25519KeyPair::from_pkcs8(der).is_ok() {
-            (
-                jsonwebtoken::Algorithm::EdDSA,
-                EncodingKey::from_ed_der(der),
-            )
+            (jsonwebtoken::Algorithm::EdDSA, EncodingKey::from_ed_pem(&text))
         } else if rsa::KeyPair::from_pkcs8(der).is_ok() {
-            (
-                jsonwebtoken::Algorithm::RS256,
-                EncodingKey::from_rsa_der(der),
-            )
+            (jsonwebtoken::Algorithm::RS256, EncodingKey::from_rsa_pem(&text))
         } else {
             return Err(invalid("not a P-256, Ed25519 or RSA private key"));
         };
+    // aws-lc-rs tells the key type; jsonwebtoken's PEM readers unwrap PKCS#8 the way
+    // its signers expect (PKCS#1 inside for RSA).
+    let encoding = encoding.map_err(|e| invalid(&e.to_string()))?;
     let jwk = publishable_jwk(kid, &encoding, algorithm)?;
     let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| invalid(&e.to_string()))?;
-    Ok(Key {
-        kid: kid.to_string(),
-        algorithm,
-        encoding,
-        decoding,
-        jwk,
-    })
+    Ok(Key { kid: kid.to_string(), algorithm, encoding, decoding, jwk })
 }
 
 /// Writes a new private key to `dir` (created with mode 0700; the file gets 0600) and
 /// returns its kid: the creation time and a random suffix, so names sort by age.
 pub fn generate_key_file(dir: &Path, algorithm: Algorithm) -> Result<String, KeyFileError> {
     let der = match algorithm {
-        Algorithm::ES256 => {
-            signature::EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
-                .and_then(|k| k.to_pkcs8v1())
-                .map(|d| d.as_ref().to_vec())
-        }
-        Algorithm::EdDSA => signature::Ed25519KeyPair::generate()
+        Algorithm::ES256 => signature::EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
             .and_then(|k| k.to_pkcs8v1())
             .map(|d| d.as_ref().to_vec()),
+        Algorithm::EdDSA => {
+            signature::Ed25519KeyPair::generate().and_then(|k| k.to_pkcs8v1()).map(|d| d.as_ref().to_vec())
+        }
         Algorithm::RS256 => rsa::KeyPair::generate(rsa::KeySize::Rsa2048)
             .and_then(|k| AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&k))
             .map(|d| d.as_ref().to_vec()),
     }
     .map_err(|_| KeyFileError::Generate)?;
     let io = |e| KeyFileError::Io(dir.display().to_string(), e);
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io)?;
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
-        .to_string()
-        .replace([':', '-'], "");
-    let kid = format!(
-        "{}-{}",
-        stamp.trim_end_matches('Z'),
-        &crate::crypto::random_token(6)[..6]
-    )
-    .to_lowercase();
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string().replace([':', '-'], "");
+    let kid = format!("{}-{}", stamp.trim_end_matches('Z'), &crate::crypto::random_token(6)[..6]).to_lowercase();
     let text = pem::encode(&pem::Pem::new("PRIVATE KEY", der));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dir.join(format!("{kid}.pem")))
-        .map_err(io)?;
+    let mut file =
+        OpenOptions::new().write(true).create_new(true).mode(0o600).open(dir.join(format!("{kid}.pem"))).map_err(io)?;
     file.write_all(text.as_bytes()).map_err(io)?;
     Ok(kid)
 }
@@ -142,20 +104,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for algorithm in [Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256] {
             let kid = generate_key_file(dir.path(), algorithm).unwrap();
-            let mode = fs::metadata(dir.path().join(format!("{kid}.pem")))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = fs::metadata(dir.path().join(format!("{kid}.pem"))).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let keys = load_key_files(dir.path()).unwrap();
         let algorithms: Vec<_> = keys.iter().map(|k| k.algorithm).collect();
         assert_eq!(algorithms.len(), 3);
-        for alg in [
-            jsonwebtoken::Algorithm::ES256,
-            jsonwebtoken::Algorithm::EdDSA,
-            jsonwebtoken::Algorithm::RS256,
-        ] {
+        for alg in [jsonwebtoken::Algorithm::ES256, jsonwebtoken::Algorithm::EdDSA, jsonwebtoken::Algorithm::RS256] {
             assert!(algorithms.contains(&alg));
         }
     }

@@ -27,13 +27,8 @@ impl KeyRing {
     /// `keys` in order of age, oldest first.
     pub fn new(keys: Vec<Key>, algorithm: Algorithm) -> Result<Self, KeyFileError> {
         let wanted = jwt_algorithm(algorithm);
-        let signer = keys
-            .iter()
-            .rposition(|k| k.algorithm == wanted)
-            .ok_or(KeyFileError::NoSigningKey(algorithm))?;
-        let jwks = JwkSet {
-            keys: keys.iter().map(|k| k.jwk.clone()).collect(),
-        };
+        let signer = keys.iter().rposition(|k| k.algorithm == wanted).ok_or(KeyFileError::NoSigningKey(algorithm))?;
+        let jwks = JwkSet { keys: keys.iter().map(|k| k.jwk.clone()).collect() };
         Ok(Self { keys, signer, jwks })
     }
 
@@ -63,8 +58,8 @@ pub(crate) fn publishable_jwk(
     encoding: &EncodingKey,
     algorithm: jsonwebtoken::Algorithm,
 ) -> Result<Jwk, KeyFileError> {
-    let mut jwk = Jwk::from_encoding_key(encoding, algorithm)
-        .map_err(|e| KeyFileError::Invalid(kid.into(), e.to_string()))?;
+    let mut jwk =
+        Jwk::from_encoding_key(encoding, algorithm).map_err(|e| KeyFileError::Invalid(kid.into(), e.to_string()))?;
     jwk.common.key_id = Some(kid.to_string());
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);
     Ok(jwk)

@@ -23,11 +23,7 @@ impl Store {
             client_id: event.client_id,
             subject: event.subject,
             conversation: event.conversation,
-            detail: if event.detail.is_null() {
-                "{}".into()
-            } else {
-                event.detail.to_string()
-            },
+            detail: if event.detail.is_null() { "{}".into() } else { event.detail.to_string() },
         }
         .into_active_model();
         model.id = NotSet;
@@ -36,16 +32,10 @@ impl Store {
     }
 
     /// The newest events first, optionally of one kind.
-    pub async fn audit_events(
-        &self,
-        kind: Option<&str>,
-        limit: u64,
-    ) -> StoreResult<Vec<entity::audit_event::Model>> {
+    pub async fn audit_events(&self, kind: Option<&str>, limit: u64) -> StoreResult<Vec<entity::audit_event::Model>> {
         use entity::audit_event::Column;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-        let mut query = entity::audit_event::Entity::find()
-            .order_by_desc(Column::Id)
-            .limit(limit);
+        let mut query = entity::audit_event::Entity::find().order_by_desc(Column::Id).limit(limit);
         if let Some(kind) = kind {
             query = query.filter(Column::Kind.eq(kind));
         }

@@ -1,7 +1,4 @@
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
 
 use super::{Store, StoreResult, execute};
 use crate::clock::Millis;
@@ -60,40 +57,23 @@ impl Store {
 
     /// Counts one verify attempt against a live, unexpired code, before the code is
     /// checked; the attempt that reaches `max` kills the challenge in the same statement.
-    pub async fn reserve_attempt(
-        &self,
-        id: &str,
-        max: u32,
-        now: Millis,
-    ) -> StoreResult<AttemptOutcome> {
+    pub async fn reserve_attempt(&self, id: &str, max: u32, now: Millis) -> StoreResult<AttemptOutcome> {
         let stmt = self.sql(
             "UPDATE challenges SET attempts = attempts + 1,
                status = CASE WHEN attempts + 1 >= $1 THEN $2 ELSE status END
              WHERE id = $3 AND status = $4 AND attempts < $1 AND expires_at > $5
              RETURNING attempts",
-            [
-                (max as i32).into(),
-                EXHAUSTED.into(),
-                id.into(),
-                ACTIVE.into(),
-                now.into(),
-            ],
+            [(max as i32).into(), EXHAUSTED.into(), id.into(), ACTIVE.into(), now.into()],
         );
         Ok(match self.db().query_one_raw(stmt).await? {
-            Some(row) => AttemptOutcome::Reserved {
-                attempts: row.try_get::<i32>("", "attempts")? as u32,
-            },
+            Some(row) => AttemptOutcome::Reserved { attempts: row.try_get::<i32>("", "attempts")? as u32 },
             None => AttemptOutcome::Refused,
         })
     }
 
     /// Marks the code used. Only one caller can win, even when the right code arrives
     /// several times at once; the last allowed attempt may have exhausted it already.
-    pub async fn consume_challenge(
-        &self,
-        db: &impl ConnectionTrait,
-        id: &str,
-    ) -> StoreResult<bool> {
+    pub async fn consume_challenge(&self, db: &impl ConnectionTrait, id: &str) -> StoreResult<bool> {
         let stmt = self.sql(
             "UPDATE challenges SET status = $1 WHERE id = $2 AND status IN ($3, $4) AND attempts > 0",
             [CONSUMED.into(), id.into(), ACTIVE.into(), EXHAUSTED.into()],
@@ -103,12 +83,7 @@ impl Store {
 
     /// Replaces the code (the old one dies with it) if a send is left and the cooldown
     /// has passed. Returns the number of sends including this one.
-    pub async fn replace_code(
-        &self,
-        id: &str,
-        code_hash: &str,
-        resend: &Resend,
-    ) -> StoreResult<Option<u32>> {
+    pub async fn replace_code(&self, id: &str, code_hash: &str, resend: &Resend) -> StoreResult<Option<u32>> {
         let stmt = self.sql(
             "UPDATE challenges SET code_hash = $1, expires_at = $2, last_sent_at = $3, attempts = 0, sends = sends + 1
              WHERE id = $4 AND status = $5 AND sends < $6 AND last_sent_at <= $7

@@ -29,11 +29,7 @@ impl TryFrom<entity::client::Model> for StoredClient {
 
 impl Store {
     pub async fn find_client(&self, id: &str) -> StoreResult<Option<StoredClient>> {
-        entity::client::Entity::find_by_id(id.to_string())
-            .one(self.db())
-            .await?
-            .map(StoredClient::try_from)
-            .transpose()
+        entity::client::Entity::find_by_id(id.to_string()).one(self.db()).await?.map(StoredClient::try_from).transpose()
     }
 
     /// Creates the client; false if the id is taken.
@@ -41,10 +37,7 @@ impl Store {
         if self.find_client(&client.id).await?.is_some() {
             return Ok(false);
         }
-        self.client_model(client, now)
-            .into_active_model()
-            .insert(self.db())
-            .await?;
+        self.client_model(client, now).into_active_model().insert(self.db()).await?;
         Ok(true)
     }
 

@@ -40,13 +40,17 @@ impl Store {
         let stmt = self.sql(
             "INSERT INTO conversations (id, client_id, channel, external_id, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (client_id, channel, external_id) DO NOTHING",
-            [id.clone().into(), address.client_id.clone().into(), address.channel.clone().into(), address.external_id.clone().into(), now.into()],
+            [
+                id.clone().into(),
+                address.client_id.clone().into(),
+                address.channel.clone().into(),
+                address.external_id.clone().into(),
+                now.into(),
+            ],
         );
         if execute(self.db(), stmt).await? == 1 {
             return Ok(id);
         }
-        self.find_conversation(address)
-            .await?
-            .ok_or_else(|| super::StoreError::Corrupt("conversation vanished".into()))
+        self.find_conversation(address).await?.ok_or_else(|| super::StoreError::Corrupt("conversation vanished".into()))
     }
 }

@@ -49,32 +49,22 @@ impl Store {
             Some(row) => {
                 let failures: i32 = row.try_get("", "failures")?;
                 let locked: Option<i64> = row.try_get("", "locked_until")?;
-                Ok(Reservation::Granted {
-                    failures: failures as u32,
-                    locked: locked.is_some(),
-                })
+                Ok(Reservation::Granted { failures: failures as u32, locked: locked.is_some() })
             }
-            None => Ok(Reservation::Locked {
-                until: self.locked_until(scope, subject).await?.unwrap_or(until),
-            }),
+            None => Ok(Reservation::Locked { until: self.locked_until(scope, subject).await?.unwrap_or(until) }),
         }
     }
 
     /// A success: the count starts again from zero and any lock is lifted.
     pub async fn clear_tries(&self, scope: &str, subject: &str) -> StoreResult<()> {
-        let stmt = self.sql(
-            "DELETE FROM guards WHERE scope = $1 AND subject = $2",
-            [scope.into(), subject.into()],
-        );
+        let stmt = self.sql("DELETE FROM guards WHERE scope = $1 AND subject = $2", [scope.into(), subject.into()]);
         self.db().execute_raw(stmt).await?;
         Ok(())
     }
 
     pub async fn locked_until(&self, scope: &str, subject: &str) -> StoreResult<Option<Millis>> {
-        let stmt = self.sql(
-            "SELECT locked_until FROM guards WHERE scope = $1 AND subject = $2",
-            [scope.into(), subject.into()],
-        );
+        let stmt = self
+            .sql("SELECT locked_until FROM guards WHERE scope = $1 AND subject = $2", [scope.into(), subject.into()]);
         Ok(match self.db().query_one_raw(stmt).await? {
             Some(row) => row.try_get::<Option<i64>>("", "locked_until")?,
             None => None,
@@ -82,15 +72,7 @@ impl Store {
     }
 
     /// The lock on `subject` if one is in force at `now`.
-    pub async fn active_lock(
-        &self,
-        scope: &str,
-        subject: &str,
-        now: Millis,
-    ) -> StoreResult<Option<Millis>> {
-        Ok(self
-            .locked_until(scope, subject)
-            .await?
-            .filter(|until| *until > now))
+    pub async fn active_lock(&self, scope: &str, subject: &str, now: Millis) -> StoreResult<Option<Millis>> {
+        Ok(self.locked_until(scope, subject).await?.filter(|until| *until > now))
     }
 }

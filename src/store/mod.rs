@@ -11,10 +11,7 @@ pub mod sessions;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
-    Value,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -34,9 +31,7 @@ pub struct Store {
 impl Store {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let mut options = ConnectOptions::new(url.to_string());
-        options
-            .sqlx_logging(false)
-            .acquire_timeout(Duration::from_secs(10));
+        options.sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
         if url.starts_with("sqlite:") {
             // One writer at a time is SQLite's rule; waiting for the lock beats failing.
             options.map_sqlx_sqlite_opts(|o| {
@@ -45,9 +40,7 @@ impl Store {
                     .foreign_keys(true)
             });
         }
-        Ok(Self {
-            db: Database::connect(options).await?,
-        })
+        Ok(Self { db: Database::connect(options).await? })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {

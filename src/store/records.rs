@@ -23,10 +23,7 @@ impl Record {
     }
 
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.fields.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 }
 
@@ -36,8 +33,7 @@ impl TryFrom<entity::record::Model> for Record {
     fn try_from(m: entity::record::Model) -> StoreResult<Self> {
         Ok(Self {
             id: m.id,
-            fields: serde_json::from_str(&m.fields)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            fields: serde_json::from_str(&m.fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             roles: json_list(&m.roles)?,
             directory: m.directory,
             key: m.key,
@@ -79,19 +75,12 @@ impl Store {
              WHERE i.directory = $1 AND i.field = $2 AND i.value = $3 AND r.active = $4",
             [directory.into(), field.into(), value.into(), true.into()],
         );
-        let model = entity::record::Entity::find()
-            .from_raw_sql(stmt)
-            .one(self.db())
-            .await?;
+        let model = entity::record::Entity::find().from_raw_sql(stmt).one(self.db()).await?;
         model.map(Record::try_from).transpose()
     }
 
     pub async fn find_record(&self, id: i64) -> StoreResult<Option<Record>> {
-        entity::record::Entity::find_by_id(id)
-            .one(self.db())
-            .await?
-            .map(Record::try_from)
-            .transpose()
+        entity::record::Entity::find_by_id(id).one(self.db()).await?.map(Record::try_from).transpose()
     }
 
     /// Inserts or replaces one record and its identifier rows on `db` (a transaction
@@ -122,23 +111,12 @@ impl Store {
             .map_err(StoreError::from)?
             .ok_or_else(|| StoreError::Corrupt("upsert returned no row".into()))?;
         let id: i64 = row.try_get("", "id").map_err(StoreError::from)?;
-        execute(
-            db,
-            self.sql(
-                "DELETE FROM record_identifiers WHERE record_id = $1",
-                [id.into()],
-            ),
-        )
-        .await?;
+        execute(db, self.sql("DELETE FROM record_identifiers WHERE record_id = $1", [id.into()])).await?;
         for (field, value) in &record.identifiers {
             // DO NOTHING + row count tells a taken identifier apart without aborting a
             // PostgreSQL transaction on a unique violation.
-            let values: [Value; 4] = [
-                record.directory.clone().into(),
-                field.clone().into(),
-                value.clone().into(),
-                id.into(),
-            ];
+            let values: [Value; 4] =
+                [record.directory.clone().into(), field.clone().into(), value.clone().into(), id.into()];
             let inserted = execute(
                 db,
                 self.sql(
@@ -149,10 +127,7 @@ impl Store {
             )
             .await?;
             if inserted == 0 {
-                return Err(UpsertError::IdentifierTaken {
-                    field: field.clone(),
-                    value: value.clone(),
-                });
+                return Err(UpsertError::IdentifierTaken { field: field.clone(), value: value.clone() });
             }
         }
         Ok(id)

@@ -1,6 +1,4 @@
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter};
 
 use super::{Store, StoreResult, execute};
 use crate::clock::Millis;
@@ -24,11 +22,7 @@ impl Lifetime for Session {
 }
 
 impl Store {
-    pub async fn insert_session(
-        &self,
-        db: &impl ConnectionTrait,
-        session: Session,
-    ) -> StoreResult<()> {
+    pub async fn insert_session(&self, db: &impl ConnectionTrait, session: Session) -> StoreResult<()> {
         session.into_active_model().insert(db).await?;
         Ok(())
     }
@@ -63,21 +57,11 @@ impl Store {
         Ok(execute(self.db(), stmt).await? == 1)
     }
 
-    pub async fn insert_refresh_token(
-        &self,
-        session_id: &str,
-        token_hash: String,
-        now: Millis,
-    ) -> StoreResult<()> {
-        entity::refresh_token::Model {
-            token_hash,
-            session_id: session_id.to_string(),
-            used: false,
-            created_at: now,
-        }
-        .into_active_model()
-        .insert(self.db())
-        .await?;
+    pub async fn insert_refresh_token(&self, session_id: &str, token_hash: String, now: Millis) -> StoreResult<()> {
+        entity::refresh_token::Model { token_hash, session_id: session_id.to_string(), used: false, created_at: now }
+            .into_active_model()
+            .insert(self.db())
+            .await?;
         Ok(())
     }
 }

@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+"""Login and token-refresh benchmark for doorman (release binary, SQLite).
+
+Run from the repository root:  python3 bench/login.py
+(or set DOORMAN_CHECKOUT to the repository). Needs: requests, pyjwt (for the shared
+harness) and argon2-cffi (`pip install argon2-cffi`).
+
+What it does, all in one run, all traffic on 127.0.0.1:
+  1. argon2id cost in Python (argon2-cffi): the OTP code hash (m=4096 KiB, t=1, p=1)
+     and the client-secret hash (m=19456 KiB, t=2, p=1), and from it the login ceiling
+     = cores / (2 x code-hash cost)   (a login hashes the code at identify and verifies
+     it at verify).
+  2. starts doorman through shared/contract/harness.py with 2,000 imported employees,
+     webhook delivery into the harness's signed sink, resend cooldown 0s and a record
+     failure limit high enough that nothing locks;
+  3. logins (identify -> wait for the webhook code of that conversation -> verify) with
+     1 and with 10 concurrent conversations: identify / verify latency p50 and p99, and
+     logins per second at 10 concurrent;
+  4. token refresh: POST /v1/conversations/{channel}/{id}/token from 10 threads on the
+     conversations logged in during step 3, a fixed number of requests;
+  5. prints one results table.
+
+Every loop is bounded by a count and by a deadline. Total run time is well under 3 min.
+"""
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from base64 import b64encode
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+REPO = os.path.abspath(os.environ.get("DOORMAN_CHECKOUT") or os.path.join(os.path.dirname(__file__), ".."))
+os.environ["DOORMAN_CHECKOUT"] = REPO  # harness.py reads it at import time
+sys.path.insert(0, os.path.join(REPO, "..", "shared", "contract"))
+
+from harness import BOT_SECRET, Gateway, WebhookSink  # noqa: E402
+
+try:
+    from argon2.low_level import Type, hash_secret_raw
+except ImportError:  # pragma: no cover
+    sys.exit("argon2-cffi is missing: pip install argon2-cffi")
+
+# --- sizes and bounds -----------------------------------------------------------------
+EMPLOYEES = 2000
+SERIAL_LOGINS = 150            # 1 concurrent conversation
+CONCURRENCY = 10
+LOGINS_PER_THREAD = 150        # 10 x 150 = 1,500 logins at 10 concurrent
+TOKEN_THREADS = 10
+TOKEN_REQUESTS = 20000         # in total, split over the threads
+TOKEN_CONVERSATIONS = 100      # sessions the refresh phase cycles through
+CODE_HASHES = 200
+SECRET_HASHES = 60
+PHASE_DEADLINE = {"serial": 40.0, "concurrent": 60.0, "token": 40.0}
+CODE_WAIT = 10.0               # seconds to wait for one webhook delivery
+CHANNEL = "whatsapp"
+CLIENT_ID = "hr-bot"
+
+
+def cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        return os.cpu_count() or 1
+
+
+def pct(values, p):
+    """Nearest-rank percentile of a list of numbers (p in 0..100)."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of a process from /proc (Linux), or None."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def proc_rss_mib(pid):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+# --- argon2 ceiling -------------------------------------------------------------------
+def argon2_cost(memory_kib, time_cost, n):
+    """Mean seconds per argon2id hash (p=1, 32-byte output) over n hashes, one thread."""
+    salt = b"benchsalt0123456"
+    hash_secret_raw(b"warmup", salt, time_cost=time_cost, memory_cost=memory_kib, parallelism=1,
+                    hash_len=32, type=Type.ID)
+    t0 = time.perf_counter()
+    for i in range(n):
+        hash_secret_raw(b"%06d" % i, salt, time_cost=time_cost, memory_cost=memory_kib, parallelism=1,
+                        hash_len=32, type=Type.ID)
+    return (time.perf_counter() - t0) / n
+
+
+def argon2_parallel_rate(memory_kib, time_cost, threads, n_per_thread):
+    """Hashes per second with `threads` threads (cffi releases the GIL during the call)."""
+    salt = b"benchsalt0123456"
+
+    def work():
+        for i in range(n_per_thread):
+            hash_secret_raw(b"%06d" % i, salt, time_cost=time_cost, memory_cost=memory_kib, parallelism=1,
+                            hash_len=32, type=Type.ID)
+
+    ts = [threading.Thread(target=work) for _ in range(threads)]
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return threads * n_per_thread / (time.perf_counter() - t0)
+
+
+# --- HTTP client: one keep-alive connection per thread ----------------------------------
+class Api:
+    def __init__(self, port):
+        self.port = port
+        self.auth = "Basic " + b64encode(f"{CLIENT_ID}:{BOT_SECRET}".encode()).decode()
+        self.conn = None
+        self.reconnects = 0
+
+    def post(self, path, body=None):
+        data = json.dumps(body).encode() if body is not None else b""
+        headers = {"Authorization": self.auth, "Content-Type": "application/json",
+                   "Content-Length": str(len(data))}
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                self.conn.request("POST", path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                raw = resp.read()
+                if resp.getheader("Connection", "").lower() == "close":
+                    self.close()
+                return resp.status, raw
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # the server closed an idle keep-alive connection: reconnect once
+                self.close()
+                self.reconnects += 1
+                if attempt == 2:
+                    raise
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def conv_path(cid, action):
+    return f"/v1/conversations/{CHANNEL}/{quote(cid, safe='')}/{action}"
+
+
+# --- codes from the webhook sink, matched by conversation ------------------------------
+class CodeBook:
+    """Indexes sink.messages by payload["conversation"] = {"channel", "id"}; incremental,
+    so waiting for a code costs O(new messages), not O(all messages)."""
+
+    def __init__(self, sink):
+        self.sink = sink
+        self.seen = 0
+        self.by_conversation = {}
+        self.unmatched = 0
+
+    def wait(self, channel, cid, timeout=CODE_WAIT):
+        end = time.monotonic() + timeout
+        key = (channel, cid)
+        with self.sink.cv:
+            while True:
+                messages = self.sink.messages
+                while self.seen < len(messages):
+                    m = messages[self.seen]
+                    self.seen += 1
+                    c = m.get("conversation") if isinstance(m, dict) else None
+                    if not isinstance(c, dict):
+                        self.unmatched += 1
+                        continue
+                    self.by_conversation.setdefault((c.get("channel"), c.get("id")), []).append(m)
+                queued = self.by_conversation.get(key)
+                if queued:
+                    return queued.pop(0)
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no webhook delivery for {channel}:{cid} within {timeout}s")
+                self.sink.cv.wait(left)
+
+
+# --- one login -----------------------------------------------------------------------
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.identify_ms, self.verify_ms, self.login_ms = [], [], []
+        self.errors = []          # (what, status, body) — first few kept verbatim
+        self.error_count = 0
+        self.logged_in = []       # conversation ids with a session
+
+    def error(self, what, status, body):
+        with self.lock:
+            self.error_count += 1
+            if len(self.errors) < 10:
+                self.errors.append((what, status, body[:300] if isinstance(body, (bytes, str)) else body))
+
+
+def login(api, book, stats, cid, employee_number):
+    t0 = time.perf_counter()
+    status, body = api.post(conv_path(cid, "identify"), {"flow": "payroll", "identifier": employee_number})
+    t1 = time.perf_counter()
+    if status != 200:
+        stats.error("identify", status, body)
+        return False
+    pending = json.loads(body)
+    if pending.get("state") != "pending":
+        stats.error("identify (state)", status, body)
+        return False
+    try:
+        message = book.wait(CHANNEL, cid)
+    except TimeoutError as e:
+        stats.error("webhook", None, str(e))
+        return False
+    challenge_id = (pending.get("challenge") or {}).get("id")
+    if challenge_id and message.get("challenge_id") != challenge_id:
+        stats.error("webhook (challenge_id mismatch)", None, f"{message.get('challenge_id')} != {challenge_id}")
+        return False
+    t2 = time.perf_counter()
+    status, body = api.post(conv_path(cid, "verify"), {"code": message.get("code", "")})
+    t3 = time.perf_counter()
+    if status != 200:
+        stats.error("verify", status, body)
+        return False
+    done = json.loads(body)
+    if done.get("state") != "authenticated" or not done.get("access_token"):
+        stats.error("verify (state)", status, body)
+        return False
+    with stats.lock:
+        stats.identify_ms.append((t1 - t0) * 1000)
+        stats.verify_ms.append((t3 - t2) * 1000)
+        stats.login_ms.append((t3 - t0) * 1000)
+        stats.logged_in.append(cid)
+    return True
+
+
+def employees_csv():
+    lines = ["key,employee_number,name,phone,corporate_email,roles,active"]
+    for i in range(EMPLOYEES):
+        n = 100000 + i
+        lines.append(f"{n},{n},Employee {i},+3460000{i:04d},e{n}@corp.example,view_own_payroll,true")
+    return "\n".join(lines) + "\n"
+
+
+def employee(i):
+    return str(100000 + i)
+
+
+def run_logins(port, book, threads, per_thread, first_employee, tag, deadline_s):
+    """`threads` threads, each with its own connection, conversation ids and employees.
+    Returns (stats, wall seconds from the common start to the last finished login)."""
+    stats = Stats()
+    start = threading.Barrier(threads + 1)
+    deadline = [0.0]
+    finished = [0.0] * threads
+
+    def worker(t):
+        api = Api(port)
+        start.wait()
+        for i in range(per_thread):
+            if time.monotonic() > deadline[0]:
+                break
+            cid = f"+39{tag}{t:02d}{i:05d}"
+            try:
+                login(api, book, stats, cid, employee(first_employee + t * per_thread + i))
+            except Exception as e:  # noqa: BLE001 — record and go on; the count is bounded
+                stats.error("exception", None, f"{type(e).__name__}: {e}")
+        finished[t] = time.perf_counter()
+        api.close()
+
+    ts = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(threads)]
+    for t in ts:
+        t.start()
+    deadline[0] = time.monotonic() + deadline_s
+    start.wait()
+    t0 = time.perf_counter()
+    for t in ts:
+        t.join(deadline_s + 60)
+    return stats, max(finished) - t0
+
+
+def run_tokens(port, conversations, threads, total, deadline_s):
+    lat = [[] for _ in range(threads)]
+    errors = Stats()
+    start = threading.Barrier(threads + 1)
+    deadline = [0.0]
+    finished = [0.0] * threads
+    per_thread = total // threads
+
+    def worker(t):
+        api = Api(port)
+        mine = conversations[t::threads] or conversations
+        start.wait()
+        for i in range(per_thread):
+            if time.monotonic() > deadline[0]:
+                break
+            cid = mine[i % len(mine)]
+            t0 = time.perf_counter()
+            try:
+                status, body = api.post(conv_path(cid, "token"))
+            except Exception as e:  # noqa: BLE001
+                errors.error("token exception", None, f"{type(e).__name__}: {e}")
+                continue
+            t1 = time.perf_counter()
+            if status != 200 or b"access_token" not in body:
+                errors.error("token", status, body)
+                continue
+            lat[t].append((t1 - t0) * 1000)
+        finished[t] = time.perf_counter()
+        api.close()
+
+    ts = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(threads)]
+    for t in ts:
+        t.start()
+    deadline[0] = time.monotonic() + deadline_s
+    start.wait()
+    t0 = time.perf_counter()
+    for t in ts:
+        t.join(deadline_s + 60)
+    wall = max(finished) - t0
+    return [x for l in lat for x in l], wall, errors
+
+
+def git(*args):
+    r = subprocess.run(["git", "-C", REPO, *args], capture_output=True, text=True)
+    return r.stdout.strip()
+
+
+def main():
+    began = time.time()
+    ncores = cores()
+    print(f"doorman login benchmark — {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, {ncores} cores", flush=True)
+
+    # 1. argon2 in Python, on an otherwise idle machine (before doorman starts)
+    print("measuring argon2id in Python (argon2-cffi) ...", flush=True)
+    code_cost = argon2_cost(4096, 1, CODE_HASHES)
+    secret_cost = argon2_cost(19456, 2, SECRET_HASHES)
+    code_rate_par = argon2_parallel_rate(4096, 1, ncores, CODE_HASHES // ncores)
+    ceiling = ncores / (2 * code_cost)
+    ceiling_measured = code_rate_par / 2
+
+    # 2. doorman
+    print("starting doorman (release build, SQLite, 2,000 employees) ...", flush=True)
+    sink = WebhookSink()
+    gw = Gateway(
+        otp={"resend_cooldown": "0s", "max_failures_per_record": 1000000, "max_sends": 3},
+        records=employees_csv(), sink=sink,
+        # generous send limits so the benchmark is never throttled (SMS-pumping guards)
+        extra="[delivery.limits]\nper_destination_per_hour = 1000\nglobal_per_hour = 1000000\n",
+    )
+    binary_mtime = datetime.fromtimestamp(os.path.getmtime(gw.binary)).strftime("%Y-%m-%d %H:%M:%S")
+    head = git("rev-parse", "--short", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock", "entity", "migration"))
+    book = CodeBook(sink)
+    try:
+        rss_idle = proc_rss_mib(gw.proc.pid)
+        # warm-up: the first request pays the client-secret hash; keep it out of the numbers
+        warm = Stats()
+        wapi = Api(gw.port)
+        for i in range(5):
+            login(wapi, book, warm, f"+39w{i:05d}", employee(EMPLOYEES - 1 - i))
+        wapi.close()
+        if warm.error_count:
+            print("warm-up errors:", warm.errors, flush=True)
+
+        # 3a. one conversation at a time
+        print(f"logins, 1 concurrent ({SERIAL_LOGINS}) ...", flush=True)
+        serial, serial_wall = run_logins(gw.port, book, 1, SERIAL_LOGINS, 0, "s", PHASE_DEADLINE["serial"])
+
+        # 3b. ten at a time; each thread its own conversations and employees
+        print(f"logins, {CONCURRENCY} concurrent ({CONCURRENCY}x{LOGINS_PER_THREAD}) ...", flush=True)
+        cpu0 = proc_cpu_seconds(gw.proc.pid)
+        py0 = os.times()
+        conc, conc_wall = run_logins(gw.port, book, CONCURRENCY, LOGINS_PER_THREAD, SERIAL_LOGINS, "c",
+                                     PHASE_DEADLINE["concurrent"])
+        cpu1 = proc_cpu_seconds(gw.proc.pid)
+        py1 = os.times()
+        rss_after_logins = proc_rss_mib(gw.proc.pid)
+        logins_done = len(conc.logged_in)
+        logins_per_s = logins_done / conc_wall if conc_wall > 0 else 0.0
+        doorman_cpu_per_login = ((cpu1 - cpu0) / logins_done * 1000) if (cpu0 is not None and logins_done) else None
+        python_cpu = (py1.user + py1.system) - (py0.user + py0.system)
+
+        # 4. token refresh on live sessions
+        sessions = conc.logged_in[:TOKEN_CONVERSATIONS] or serial.logged_in[:TOKEN_CONVERSATIONS]
+        print(f"token refresh, {TOKEN_THREADS} threads, {TOKEN_REQUESTS} requests over {len(sessions)} sessions ...",
+              flush=True)
+        tcpu0 = proc_cpu_seconds(gw.proc.pid)
+        tok_lat, tok_wall, tok_err = run_tokens(gw.port, sessions, TOKEN_THREADS, TOKEN_REQUESTS,
+                                                PHASE_DEADLINE["token"])
+        tcpu1 = proc_cpu_seconds(gw.proc.pid)
+        rss_after_tokens = proc_rss_mib(gw.proc.pid)
+        tok_rate = len(tok_lat) / tok_wall if tok_wall > 0 else 0.0
+        alive = gw.proc.poll() is None
+        bad_sigs = sink.bad_signatures
+    finally:
+        gw.close()
+
+    # 5. results
+    def ms(x):
+        return f"{x:8.2f} ms"
+
+    rows = []
+    rows.append(("argon2id code hash (m=4096 KiB, t=1, p=1), 1 thread", ms(code_cost * 1000),
+                 f"mean of {CODE_HASHES}"))
+    rows.append(("argon2id secret hash (m=19456 KiB, t=2, p=1), 1 thread", ms(secret_cost * 1000),
+                 f"mean of {SECRET_HASHES}"))
+    rows.append((f"argon2id code hashes/s, {ncores} threads in parallel", f"{code_rate_par:8.1f} /s", ""))
+    rows.append((f"login ceiling = {ncores} cores / (2 x code hash)", f"{ceiling:8.1f} /s",
+                 f"parallel-measured: {ceiling_measured:.1f}/s"))
+    for label, st, wall in (("1 concurrent", serial, serial_wall), (f"{CONCURRENCY} concurrent", conc, conc_wall)):
+        rows.append((f"identify latency, {label}: p50 / p99",
+                     f"{pct(st.identify_ms, 50):6.2f} / {pct(st.identify_ms, 99):6.2f} ms",
+                     f"n={len(st.identify_ms)}"))
+        rows.append((f"verify latency,   {label}: p50 / p99",
+                     f"{pct(st.verify_ms, 50):6.2f} / {pct(st.verify_ms, 99):6.2f} ms",
+                     f"n={len(st.verify_ms)}"))
+    rows.append(("logins/s, 1 concurrent", f"{len(serial.logged_in) / serial_wall if serial_wall else 0:8.1f} /s",
+                 f"{len(serial.logged_in)} in {serial_wall:.1f}s"))
+    rows.append((f"logins/s, {CONCURRENCY} concurrent", f"{logins_per_s:8.1f} /s",
+                 f"{logins_done} in {conc_wall:.1f}s"))
+    rows.append(("measured / ceiling", f"{logins_per_s / ceiling * 100:8.1f} %",
+                 f"target >= 90 %; vs parallel-measured: {logins_per_s / ceiling_measured * 100:.1f} %"))
+    if doorman_cpu_per_login is not None:
+        rows.append(("doorman CPU per login (10 concurrent)", ms(doorman_cpu_per_login),
+                     f"2 x code hash = {2 * code_cost * 1000:.2f} ms (Python/C)"))
+        rows.append(("CPU used during 10-concurrent logins", f"{(cpu1 - cpu0) / conc_wall:8.2f} cores",
+                     f"doorman; bench client+sink: {python_cpu / conc_wall:.2f} cores"))
+    rows.append((f"token refresh, {TOKEN_THREADS} threads", f"{tok_rate:8.1f} /s",
+                 f"{len(tok_lat)} in {tok_wall:.1f}s over {len(sessions)} sessions"))
+    rows.append(("token refresh latency p50 / p99",
+                 f"{pct(tok_lat, 50):6.2f} / {pct(tok_lat, 99):6.2f} ms", ""))
+    if tcpu0 is not None and tok_wall > 0:
+        rows.append(("doorman CPU during token refresh", f"{(tcpu1 - tcpu0) / tok_wall:8.2f} cores",
+                     f"{(tcpu1 - tcpu0) / max(1, len(tok_lat)) * 1e6:.0f} us per token"))
+    if rss_idle is not None:
+        rows.append(("doorman RSS idle / after logins / after tokens",
+                     f"{rss_idle:.1f} / {rss_after_logins:.1f} / {rss_after_tokens:.1f} MiB", ""))
+    errors_total = serial.error_count + conc.error_count + tok_err.error_count
+    rows.append(("errors (non-200, missing code, exceptions)", f"{errors_total:8d}",
+                 f"bad webhook signatures: {bad_sigs}; doorman alive at end: {alive}"))
+
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    print()
+    print(f"RESULTS  doorman {head}{' +uncommitted src changes' if dirty else ''} "
+          f"(binary built {binary_mtime}), SQLite, {ncores} cores, "
+          f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, run took {time.time() - began:.0f}s")
+    print("-" * (w0 + w1 + 40))
+    for a, b, c in rows:
+        print(f"{a:<{w0}}  {b:>{w1}}  {c}")
+    print("-" * (w0 + w1 + 40))
+    for name, st in (("1 concurrent", serial), ("10 concurrent", conc), ("token refresh", tok_err)):
+        for e in st.errors:
+            print(f"error sample [{name}]: {e}")
+    return 0 if errors_total == 0 and alive else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

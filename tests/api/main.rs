@@ -1,0 +1,13 @@
+//! doorman's integration tests: the real router on a real port with a real database.
+//! Set DOORMAN_TEST_DATABASE_URL=postgres://... to run them all against PostgreSQL.
+mod bad_input;
+mod cli;
+mod clients;
+mod codes;
+mod conversation_flow;
+mod helpers;
+mod lockouts;
+mod resend;
+mod restart;
+mod sessions;
+mod tokens;
