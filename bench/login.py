@@ -38,7 +38,7 @@ REPO = os.path.abspath(os.environ.get("DOORMAN_CHECKOUT") or os.path.join(os.pat
 os.environ["DOORMAN_CHECKOUT"] = REPO  # harness.py reads it at import time
 sys.path.insert(0, os.path.join(REPO, "..", "shared", "contract"))
 
-from harness import BOT_SECRET, Gateway, WebhookSink  # noqa: E402
+from harness import BOT_SECRET, Gateway, WebhookSink, build  # noqa: E402
 
 try:
     from argon2.low_level import Type, hash_secret_raw
@@ -84,6 +84,56 @@ def proc_cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return None
+
+
+def system_cpu():
+    """(busy, total) jiffies of the whole machine from /proc/stat, or None."""
+    try:
+        v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+        idle = v[3] + (v[4] if len(v) > 4 else 0)
+        return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK"), sum(v[:8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuWindow:
+    """CPU seconds used by doorman, by this Python process (client + webhook sink) and by
+    everything else on the machine between start() and stop()."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def start(self):
+        self.d0, self.p0, self.s0, self.t0 = proc_cpu_seconds(self.pid), os.times(), system_cpu(), time.perf_counter()
+        return self
+
+    def stop(self):
+        d1, p1, s1, t1 = proc_cpu_seconds(self.pid), os.times(), system_cpu(), time.perf_counter()
+        self.wall = t1 - self.t0
+        self.doorman = None if self.d0 is None or d1 is None else d1 - self.d0
+        self.python = (p1.user + p1.system) - (self.p0.user + self.p0.system)
+        self.busy = None if self.s0 is None or s1 is None else s1[0] - self.s0[0]
+        doorman = 0.0 if self.pid is None else self.doorman
+        self.other = None if self.busy is None or doorman is None else max(0.0, self.busy - doorman - self.python)
+        return self
+
+    def cores(self, x):
+        return x / self.wall if (x is not None and self.wall > 0) else float("nan")
+
+
+def fsync_cost(directory, n=100):
+    """Mean seconds for write(4 KiB) + fsync in `directory` (what an SQLite commit waits for)."""
+    path = os.path.join(directory, "fsync-probe")
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            os.write(fd, b"x" * 4096)
+            os.fsync(fd)
+        return (time.perf_counter() - t0) / n
+    finally:
+        os.close(fd)
+        os.unlink(path)
 
 
 def proc_rss_mib(pid):
@@ -346,16 +396,53 @@ def git(*args):
     return r.stdout.strip()
 
 
+def wait_idle(max_seconds, busy_limit=0.25):
+    """Wait (at most max_seconds) for a second in which the machine uses < busy_limit cores.
+    Returns the busy cores of the last sampled second."""
+    end = time.monotonic() + max_seconds
+    busy = float("nan")
+    while True:
+        w = CpuWindow(None).start()
+        time.sleep(1.0)
+        w.stop()
+        busy = w.cores(w.busy)
+        if busy < busy_limit or time.monotonic() >= end:
+            return busy
+        print(f"  machine busy ({busy:.2f} cores used by other processes), waiting ...", flush=True)
+
+
 def main():
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
+                    help="before measuring, wait up to SECONDS for the machine to be idle (other "
+                         "processes, e.g. cargo builds, distort every number here); default 0")
+    ap.add_argument("--db-dir", metavar="DIR",
+                    help="put the SQLite file in DIR (e.g. /dev/shm, where fsync is free) instead of "
+                         "the gateway's temp dir — a diagnostic, not the product's configuration")
+    ap.add_argument("--doorman-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="extra environment for doorman serve (repeatable), e.g. MALLOC_ARENA_MAX=2")
+    args = ap.parse_args()
+    extra_env = dict(kv.split("=", 1) for kv in args.doorman_env)
+    db_url, db_file = None, None
+    if args.db_dir:
+        db_file = os.path.join(os.path.abspath(args.db_dir), f"doorman-bench-{os.getpid()}.db")
+        db_url = f"sqlite://{db_file}?mode=rwc"
     began = time.time()
     ncores = cores()
     print(f"doorman login benchmark — {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, {ncores} cores", flush=True)
+    print("building the release binary (harness.build: cargo build --release, once per HEAD) ...", flush=True)
+    build()
+    if args.wait_idle > 0:
+        wait_idle(min(args.wait_idle, 600))
 
     # 1. argon2 in Python, on an otherwise idle machine (before doorman starts)
     print("measuring argon2id in Python (argon2-cffi) ...", flush=True)
+    aw = CpuWindow(None).start()
     code_cost = argon2_cost(4096, 1, CODE_HASHES)
     secret_cost = argon2_cost(19456, 2, SECRET_HASHES)
     code_rate_par = argon2_parallel_rate(4096, 1, ncores, CODE_HASHES // ncores)
+    aw.stop()
     ceiling = ncores / (2 * code_cost)
     ceiling_measured = code_rate_par / 2
 
@@ -364,7 +451,7 @@ def main():
     sink = WebhookSink()
     gw = Gateway(
         otp={"resend_cooldown": "0s", "max_failures_per_record": 1000000, "max_sends": 3},
-        records=employees_csv(), sink=sink,
+        records=employees_csv(), sink=sink, env=extra_env, database_url=db_url,
         # generous send limits so the benchmark is never throttled (SMS-pumping guards)
         extra="[delivery.limits]\nper_destination_per_hour = 1000\nglobal_per_hour = 1000000\n",
     )
@@ -372,6 +459,7 @@ def main():
     head = git("rev-parse", "--short", "HEAD")
     dirty = bool(git("status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock", "entity", "migration"))
     book = CodeBook(sink)
+    fsync_s = fsync_cost(os.path.dirname(db_file) if db_file else gw.dir)
     try:
         rss_idle = proc_rss_mib(gw.proc.pid)
         # warm-up: the first request pays the client-secret hash; keep it out of the numbers
@@ -389,32 +477,35 @@ def main():
 
         # 3b. ten at a time; each thread its own conversations and employees
         print(f"logins, {CONCURRENCY} concurrent ({CONCURRENCY}x{LOGINS_PER_THREAD}) ...", flush=True)
-        cpu0 = proc_cpu_seconds(gw.proc.pid)
-        py0 = os.times()
+        cw = CpuWindow(gw.proc.pid).start()
         conc, conc_wall = run_logins(gw.port, book, CONCURRENCY, LOGINS_PER_THREAD, SERIAL_LOGINS, "c",
                                      PHASE_DEADLINE["concurrent"])
-        cpu1 = proc_cpu_seconds(gw.proc.pid)
-        py1 = os.times()
+        cw.stop()
         rss_after_logins = proc_rss_mib(gw.proc.pid)
         logins_done = len(conc.logged_in)
         logins_per_s = logins_done / conc_wall if conc_wall > 0 else 0.0
-        doorman_cpu_per_login = ((cpu1 - cpu0) / logins_done * 1000) if (cpu0 is not None and logins_done) else None
-        python_cpu = (py1.user + py1.system) - (py0.user + py0.system)
+        doorman_cpu_per_login = (cw.doorman / logins_done * 1000) if (cw.doorman is not None and logins_done) else None
 
         # 4. token refresh on live sessions
         sessions = conc.logged_in[:TOKEN_CONVERSATIONS] or serial.logged_in[:TOKEN_CONVERSATIONS]
         print(f"token refresh, {TOKEN_THREADS} threads, {TOKEN_REQUESTS} requests over {len(sessions)} sessions ...",
               flush=True)
-        tcpu0 = proc_cpu_seconds(gw.proc.pid)
+        tw = CpuWindow(gw.proc.pid).start()
         tok_lat, tok_wall, tok_err = run_tokens(gw.port, sessions, TOKEN_THREADS, TOKEN_REQUESTS,
                                                 PHASE_DEADLINE["token"])
-        tcpu1 = proc_cpu_seconds(gw.proc.pid)
+        tw.stop()
         rss_after_tokens = proc_rss_mib(gw.proc.pid)
         tok_rate = len(tok_lat) / tok_wall if tok_wall > 0 else 0.0
         alive = gw.proc.poll() is None
         bad_sigs = sink.bad_signatures
     finally:
         gw.close()
+        if db_file:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                try:
+                    os.unlink(db_file + suffix)
+                except OSError:
+                    pass
 
     # 5. results
     def ms(x):
@@ -425,7 +516,8 @@ def main():
                  f"mean of {CODE_HASHES}"))
     rows.append(("argon2id secret hash (m=19456 KiB, t=2, p=1), 1 thread", ms(secret_cost * 1000),
                  f"mean of {SECRET_HASHES}"))
-    rows.append((f"argon2id code hashes/s, {ncores} threads in parallel", f"{code_rate_par:8.1f} /s", ""))
+    rows.append((f"argon2id code hashes/s, {ncores} threads in parallel", f"{code_rate_par:8.1f} /s",
+                 f"other processes used {aw.cores(aw.other):.2f} cores meanwhile"))
     rows.append((f"login ceiling = {ncores} cores / (2 x code hash)", f"{ceiling:8.1f} /s",
                  f"parallel-measured: {ceiling_measured:.1f}/s"))
     for label, st, wall in (("1 concurrent", serial, serial_wall), (f"{CONCURRENCY} concurrent", conc, conc_wall)):
@@ -444,15 +536,18 @@ def main():
     if doorman_cpu_per_login is not None:
         rows.append(("doorman CPU per login (10 concurrent)", ms(doorman_cpu_per_login),
                      f"2 x code hash = {2 * code_cost * 1000:.2f} ms (Python/C)"))
-        rows.append(("CPU used during 10-concurrent logins", f"{(cpu1 - cpu0) / conc_wall:8.2f} cores",
-                     f"doorman; bench client+sink: {python_cpu / conc_wall:.2f} cores"))
+        rows.append((f"CPU during {CONCURRENCY}-concurrent logins: doorman", f"{cw.cores(cw.doorman):8.2f} cores",
+                     f"bench client+sink {cw.cores(cw.python):.2f}, other processes {cw.cores(cw.other):.2f}"))
     rows.append((f"token refresh, {TOKEN_THREADS} threads", f"{tok_rate:8.1f} /s",
                  f"{len(tok_lat)} in {tok_wall:.1f}s over {len(sessions)} sessions"))
     rows.append(("token refresh latency p50 / p99",
                  f"{pct(tok_lat, 50):6.2f} / {pct(tok_lat, 99):6.2f} ms", ""))
-    if tcpu0 is not None and tok_wall > 0:
-        rows.append(("doorman CPU during token refresh", f"{(tcpu1 - tcpu0) / tok_wall:8.2f} cores",
-                     f"{(tcpu1 - tcpu0) / max(1, len(tok_lat)) * 1e6:.0f} us per token"))
+    if tw.doorman is not None:
+        rows.append(("CPU during token refresh: doorman", f"{tw.cores(tw.doorman):8.2f} cores",
+                     f"bench client {tw.cores(tw.python):.2f}, other processes {tw.cores(tw.other):.2f}; "
+                     f"doorman {tw.doorman / max(1, len(tok_lat)) * 1e6:.0f} us CPU per token"))
+    rows.append(("write(4 KiB)+fsync on the database's filesystem", ms(fsync_s * 1000),
+                 "mean of 100; every SQLite commit waits for one"))
     if rss_idle is not None:
         rows.append(("doorman RSS idle / after logins / after tokens",
                      f"{rss_idle:.1f} / {rss_after_logins:.1f} / {rss_after_tokens:.1f} MiB", ""))
@@ -464,12 +559,14 @@ def main():
     w1 = max(len(r[1]) for r in rows)
     print()
     print(f"RESULTS  doorman {head}{' +uncommitted src changes' if dirty else ''} "
-          f"(binary built {binary_mtime}), SQLite, {ncores} cores, "
+          f"(binary built {binary_mtime}), SQLite{' in ' + args.db_dir if args.db_dir else ''}, {ncores} cores, "
           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, run took {time.time() - began:.0f}s")
     print("-" * (w0 + w1 + 40))
     for a, b, c in rows:
         print(f"{a:<{w0}}  {b:>{w1}}  {c}")
     print("-" * (w0 + w1 + 40))
+    if extra_env:
+        print(f"doorman environment: {extra_env}")
     for name, st in (("1 concurrent", serial), ("10 concurrent", conc), ("token refresh", tok_err)):
         for e in st.errors:
             print(f"error sample [{name}]: {e}")
