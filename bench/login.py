@@ -399,16 +399,24 @@ def git(*args):
 def wait_idle(max_seconds, busy_limit=0.25):
     """Wait (at most max_seconds) for a second in which the machine uses < busy_limit cores.
     Returns the busy cores of the last sampled second."""
-    end = time.monotonic() + max_seconds
+    began = time.monotonic()
+    end = began + max_seconds
     busy = float("nan")
+    next_note = began
     while True:
         w = CpuWindow(None).start()
         time.sleep(1.0)
         w.stop()
         busy = w.cores(w.busy)
-        if busy < busy_limit or time.monotonic() >= end:
+        if busy < busy_limit:
+            print(f"  machine idle after {time.monotonic() - began:.0f}s", flush=True)
             return busy
-        print(f"  machine busy ({busy:.2f} cores used by other processes), waiting ...", flush=True)
+        if time.monotonic() >= end:
+            print(f"  machine still busy after {max_seconds:.0f}s ({busy:.2f} cores); measuring anyway", flush=True)
+            return busy
+        if time.monotonic() >= next_note:
+            print(f"  machine busy ({busy:.2f} cores used by other processes), waiting ...", flush=True)
+            next_note += 30
 
 
 def main():
@@ -459,8 +467,8 @@ def main():
     head = git("rev-parse", "--short", "HEAD")
     dirty = bool(git("status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock", "entity", "migration"))
     book = CodeBook(sink)
-    fsync_s = fsync_cost(os.path.dirname(db_file) if db_file else gw.dir)
     try:
+        fsync_s = fsync_cost(os.path.dirname(db_file) if db_file else gw.dir)
         rss_idle = proc_rss_mib(gw.proc.pid)
         # warm-up: the first request pays the client-secret hash; keep it out of the numbers
         warm = Stats()

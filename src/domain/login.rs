@@ -39,8 +39,8 @@ impl Auth {
             return Err(FlowError::AlreadyAuthenticated);
         }
         let limit = Limit { max_failures: flow.max_identify_attempts, lockout_ms: millis(flow.lockout) };
-        let failures = match self.store.reserve_try(IDENTIFY_SCOPE, &conversation, &limit, now).await? {
-            Reservation::Granted { failures, .. } => failures,
+        let (failures, locks_now) = match self.store.reserve_try(IDENTIFY_SCOPE, &conversation, &limit, now).await? {
+            Reservation::Granted { failures, locked } => (failures, locked),
             Reservation::Locked { until } => {
                 self.audit("identify.locked", address, None, json!({"flow": flow.name})).await?;
                 return Err(FlowError::Locked { retry_after: seconds_until(now, until) });
@@ -48,6 +48,10 @@ impl Auth {
         };
         let record = self.store.find_record_by_identifier(&flow.directory, &flow.identify_by, &identifier).await?;
         let Some(record) = record else {
+            if locks_now && !flow.conceal_unknown {
+                self.audit("lockout.identify", address, None, json!({"lockout_seconds": flow.lockout.as_secs()}))
+                    .await?;
+            }
             return self.unknown_identifier(flow, &conversation, address, failures, request.locale).await;
         };
         self.store.clear_tries(IDENTIFY_SCOPE, &conversation).await?;

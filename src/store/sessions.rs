@@ -22,7 +22,14 @@ impl Lifetime for Session {
 }
 
 impl Store {
+    /// Inserts `session`, ending any other open session of its conversation: a
+    /// conversation has one session at a time even when two logins race.
     pub async fn insert_session(&self, db: &impl ConnectionTrait, session: Session) -> StoreResult<()> {
+        let supersede = self.sql(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE conversation_id = $3 AND ended_at IS NULL",
+            [session.auth_time.into(), "superseded".into(), session.conversation_id.clone().into()],
+        );
+        execute(db, supersede).await?;
         session.into_active_model().insert(db).await?;
         Ok(())
     }

@@ -15,6 +15,7 @@ async fn three_unknown_identifiers_lock_the_conversation() {
     let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry_after > 14 * 60 && retry_after <= 15 * 60, "{retry_after}");
     assert_eq!(response.json::<serde_json::Value>().await.unwrap()["error"], "locked");
+    assert!(app.audit_kinds().await.contains(&"lockout.identify".to_string()));
 
     assert_eq!(app.identify("c2", "4721").await.status(), 200, "another conversation is not locked");
     app.clock.advance(Duration::from_secs(15 * 60));
