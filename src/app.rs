@@ -12,6 +12,7 @@ use crate::delivery::{Deliveries, Messages};
 use crate::domain::{Auth, ClientAuth};
 use crate::keys::{KeyRing, generate_key_file, load_key_files};
 use crate::store::Store;
+use crate::store::audit::AuditLog;
 
 pub struct AppState {
     pub auth: Auth,
@@ -62,6 +63,7 @@ impl AppState {
         let clients = ClientAuth::new(store.clone()).await.map_err(|e| StartError::Setup(e.to_string()))?;
         clients.sync_config_clients(&config, edges.clock.now()).await.map_err(|e| StartError::Setup(e.to_string()))?;
         let messages = Messages::new(&config.otp.default_locale);
+        let store_for_audit = store.clone();
         let auth = Auth {
             config: Arc::new(config),
             store,
@@ -70,6 +72,7 @@ impl AppState {
             keys: Arc::new(keys),
             deliveries,
             messages,
+            audit_log: AuditLog::start(store_for_audit),
         };
         Ok(Arc::new(Self { auth, clients }))
     }
@@ -91,11 +94,14 @@ fn load_or_create_keys(config: &Config) -> Result<KeyRing, StartError> {
     Ok(KeyRing::new(keys, config.keys.algorithm)?)
 }
 
-/// Serves until `shutdown` completes. Tests pass a listener bound to port 0.
+/// Serves until `shutdown` completes, then writes out the queued audit events. Tests
+/// pass a listener bound to port 0.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, crate::http::router(state)).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, crate::http::router(state.clone())).with_graceful_shutdown(shutdown).await;
+    state.auth.audit_log.flush().await;
+    served
 }

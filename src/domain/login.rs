@@ -56,8 +56,8 @@ impl Auth {
         };
         self.store.clear_tries(IDENTIFY_SCOPE, &conversation).await?;
         self.audit("identify.matched", address, Some(record.subject()), json!({"flow": flow.name})).await?;
-        self.store.kill_challenges(&conversation).await?;
         if !flow.require_otp {
+            self.store.kill_challenges(&conversation).await?;
             return self.authenticate(&conversation, address, &record, flow).await;
         }
         if let Some(until) = self.store.active_lock(OTP_SCOPE, &record.id.to_string(), now).await? {

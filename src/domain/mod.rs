@@ -24,7 +24,7 @@ use crate::crypto::Hasher;
 use crate::delivery::{Deliveries, Messages};
 use crate::keys::KeyRing;
 use crate::store::Store;
-use crate::store::audit::AuditEvent;
+use crate::store::audit::{AuditEvent, AuditLog};
 use crate::store::conversations::Address;
 use crate::store::guards::Limit;
 
@@ -38,6 +38,7 @@ pub struct Auth {
     pub keys: Arc<KeyRing>,
     pub deliveries: Deliveries,
     pub messages: Messages,
+    pub audit_log: AuditLog,
 }
 
 /// Guard scopes: failures per record across conversations and clients, and identify
@@ -67,8 +68,7 @@ impl Auth {
         }
     }
 
-    /// Writes one audit event. A failing audit write fails the step: a security event
-    /// that cannot be recorded must not happen silently.
+    /// Queues one audit event (written in the background, in batches).
     async fn audit(
         &self,
         kind: &'static str,
@@ -83,6 +83,6 @@ impl Auth {
             conversation: Some(address.label()),
             detail,
         };
-        Ok(self.store.append_audit(event, self.now()).await?)
+        self.audit_log.record(event, self.now()).await.map_err(|e| FlowError::Internal(e.to_string()))
     }
 }
