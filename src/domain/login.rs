@@ -221,7 +221,7 @@ impl Auth {
     async fn why_refused(&self, challenge_id: &str, now: Millis) -> FlowResult<FlowError> {
         use sea_orm::EntityTrait;
         let current = entity::challenge::Entity::find_by_id(challenge_id.to_string())
-            .one(self.store.db())
+            .one(self.store.reader())
             .await
             .map_err(crate::store::StoreError::from)?;
         Ok(match current {

@@ -112,6 +112,6 @@ impl Store {
         if let Some(kind) = kind {
             query = query.filter(Column::Kind.eq(kind));
         }
-        Ok(query.all(self.db()).await?)
+        Ok(query.all(self.reader()).await?)
     }
 }

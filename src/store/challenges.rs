@@ -35,7 +35,7 @@ impl Store {
             .filter(Column::ConversationId.eq(conversation_id))
             .filter(Column::Status.eq(ACTIVE))
             .order_by_desc(Column::CreatedAt)
-            .one(self.db())
+            .one(self.reader())
             .await?)
     }
 

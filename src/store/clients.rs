@@ -29,7 +29,11 @@ impl TryFrom<entity::client::Model> for StoredClient {
 
 impl Store {
     pub async fn find_client(&self, id: &str) -> StoreResult<Option<StoredClient>> {
-        entity::client::Entity::find_by_id(id.to_string()).one(self.db()).await?.map(StoredClient::try_from).transpose()
+        entity::client::Entity::find_by_id(id.to_string())
+            .one(self.reader())
+            .await?
+            .map(StoredClient::try_from)
+            .transpose()
     }
 
     /// Creates the client; false if the id is taken.

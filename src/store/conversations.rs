@@ -25,7 +25,7 @@ impl Store {
             .filter(Column::ClientId.eq(address.client_id.as_str()))
             .filter(Column::Channel.eq(address.channel.as_str()))
             .filter(Column::ExternalId.eq(address.external_id.as_str()))
-            .one(self.db())
+            .one(self.reader())
             .await?
             .map(|m| m.id))
     }

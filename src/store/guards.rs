@@ -65,7 +65,7 @@ impl Store {
     pub async fn locked_until(&self, scope: &str, subject: &str) -> StoreResult<Option<Millis>> {
         let stmt = self
             .sql("SELECT locked_until FROM guards WHERE scope = $1 AND subject = $2", [scope.into(), subject.into()]);
-        Ok(match self.db().query_one_raw(stmt).await? {
+        Ok(match self.reader().query_one_raw(stmt).await? {
             Some(row) => row.try_get::<Option<i64>>("", "locked_until")?,
             None => None,
         })

@@ -26,36 +26,43 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Where plain reads go. For SQLite a separate read-only pool: in WAL mode readers
+    /// never wait for the writer. For PostgreSQL the same pool.
+    reader: DatabaseConnection,
 }
 
 impl Store {
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let mut options = ConnectOptions::new(url.to_string());
-        options.sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
-        if url.starts_with("sqlite:") {
-            // SQLite allows one writer at a time, and a writer that finds the lock taken
-            // sleeps in growing steps. One connection queues requests in the pool instead,
-            // where a waiter wakes the moment the connection is free: several times the
-            // login throughput of a pool of contending connections.
-            options.max_connections(1).min_connections(1);
-            // WAL with synchronous=NORMAL cannot corrupt the database; a power cut (not a
-            // crash of doorman) may lose the last commits. See README "Durability".
-            options.map_sqlx_sqlite_opts(|o| {
-                o.busy_timeout(Duration::from_secs(10))
-                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                    .foreign_keys(true)
-            });
+        if !url.starts_with("sqlite:") {
+            let db = Database::connect(options(url)).await?;
+            return Ok(Self { reader: db.clone(), db });
         }
-        Ok(Self { db: Database::connect(options).await? })
+        // SQLite allows one writer at a time, and a writer that finds the lock taken
+        // sleeps in growing steps. One writing connection queues writers in the pool
+        // instead, where a waiter wakes the moment the connection is free.
+        let mut writer = options(url);
+        writer.max_connections(1).min_connections(1);
+        let db = Database::connect(writer).await?;
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Ok(Self { reader: db.clone(), db });
+        }
+        let mut reader = options(url);
+        reader.max_connections(4).map_sqlx_sqlite_opts(|o| o.read_only(true));
+        Ok(Self { reader: Database::connect(reader).await?, db })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
         Ok(Migrator::up(&self.db, None).await?)
     }
 
+    /// The connection for writes and transactions.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The connection for reads that need no transaction.
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.reader
     }
 
     pub async fn ping(&self) -> bool {
@@ -70,6 +77,22 @@ impl Store {
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }
+}
+
+fn options(url: &str) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_string());
+    options.sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
+    if url.starts_with("sqlite:") {
+        // WAL with synchronous=NORMAL cannot corrupt the database; a power cut (not a
+        // crash of doorman) may lose the last commits. See README "Durability".
+        options.map_sqlx_sqlite_opts(|o| {
+            o.busy_timeout(Duration::from_secs(10))
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .foreign_keys(true)
+        });
+    }
+    options
 }
 
 pub(crate) fn json_list(text: &str) -> StoreResult<Vec<String>> {

@@ -75,12 +75,12 @@ impl Store {
              WHERE i.directory = $1 AND i.field = $2 AND i.value = $3 AND r.active = $4",
             [directory.into(), field.into(), value.into(), true.into()],
         );
-        let model = entity::record::Entity::find().from_raw_sql(stmt).one(self.db()).await?;
+        let model = entity::record::Entity::find().from_raw_sql(stmt).one(self.reader()).await?;
         model.map(Record::try_from).transpose()
     }
 
     pub async fn find_record(&self, id: i64) -> StoreResult<Option<Record>> {
-        entity::record::Entity::find_by_id(id).one(self.db()).await?.map(Record::try_from).transpose()
+        entity::record::Entity::find_by_id(id).one(self.reader()).await?.map(Record::try_from).transpose()
     }
 
     /// Inserts or replaces one record and its identifier rows on `db` (a transaction

@@ -41,7 +41,7 @@ impl Store {
         Ok(entity::session::Entity::find()
             .filter(Column::ConversationId.eq(conversation_id))
             .filter(Column::EndedAt.is_null())
-            .one(self.db())
+            .one(self.reader())
             .await?)
     }
 
