@@ -57,11 +57,13 @@ pub async fn run(config: &Config, directory: &str, file: &Path, format: Option<F
     for (line, record) in &rows {
         if let Err(e) = store.upsert_record(&txn, record, now).await {
             progress.abandon();
-            let reason = match e {
-                UpsertError::IdentifierTaken { .. } => e.to_string(),
-                UpsertError::Store(e) => format!("cannot store the record: {e}"),
-            };
-            return Err(Failure::Usage(format!("{}, line {line}: {reason}; nothing was imported", file.display())));
+            let at = format!("{}, line {line}", file.display());
+            return Err(match e {
+                UpsertError::IdentifierTaken { .. } => Failure::Usage(format!("{at}: {e}; nothing was imported")),
+                UpsertError::Store(e) => {
+                    Failure::Runtime(format!("{at}: cannot store the record: {e}; nothing was imported"))
+                }
+            });
         }
         progress.inc(1);
     }

@@ -248,6 +248,12 @@ pub struct ServiceConfig {
 }
 
 impl Config {
+    /// The issuer, spelled one way everywhere (`iss` in tokens, `issuer` in metadata):
+    /// `public_url` without a trailing slash.
+    pub fn issuer(&self) -> &str {
+        self.server.public_url.trim_end_matches('/')
+    }
+
     pub fn directory(&self, name: &str) -> Option<&DirectoryConfig> {
         self.directories.iter().find(|d| d.name == name)
     }

@@ -61,7 +61,17 @@ impl Auth {
             return self.authenticate(&conversation, address, &record, flow).await;
         }
         if let Some(until) = self.store.active_lock(OTP_SCOPE, &record.id.to_string(), now).await? {
+            self.audit("identify.record_locked", address, Some(record.subject()), json!({"flow": flow.name})).await?;
             return Err(FlowError::Locked { retry_after: seconds_until(now, until) });
+        }
+        // Identifying again while this record's code is still pending is a resend, under
+        // the resend rules: otherwise a loop of identifies would send codes without limit.
+        if let Some(live) = self.store.live_challenge(&conversation).await?
+            && live.record_id == Some(record.id)
+            && live.flow == flow.name
+            && self.is_pending(&live, now)
+        {
+            return self.resend(client, address).await;
         }
         let destination = match pick_destination(flow, &record, None) {
             Some(d) => d,
@@ -274,8 +284,12 @@ impl Auth {
             });
         }
         let current = self.store.live_challenge(&conversation).await?.ok_or(FlowError::NoPendingChallenge)?;
-        if let Some((record, destination)) = target {
-            self.deliver(&current, &record, &destination, code, address).await?;
+        if let Some((record, destination)) = target
+            && let Err(e) = self.deliver(&current, &record, &destination, code, address).await
+        {
+            // A send that did not happen is not counted, and may be retried at once.
+            self.store.refund_send(&current.id).await?;
+            return Err(e);
         }
         Ok(self.pending_view(&current, now))
     }

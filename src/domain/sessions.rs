@@ -89,7 +89,7 @@ impl Auth {
     ) -> FlowResult<ConversationState> {
         let detail = json!({"sid": session.id, "flow": session.flow, "acr": session.acr});
         self.audit("authenticated", address, Some(record.subject()), detail).await?;
-        let tokens = self.issue_tokens(&session, record, address, session.last_activity).await?;
+        let tokens = self.issue_tokens(&session, record, address, session.last_activity, true).await?;
         Ok(authenticated_view(&session, record, Some(tokens)))
     }
 
@@ -103,9 +103,7 @@ impl Auth {
             return Ok(authenticated_view(&session, &record, None));
         }
         Ok(match self.store.live_challenge(&conversation).await? {
-            Some(challenge) if challenge.expires_at > now || (challenge.sends as u32) < self.config.otp.max_sends => {
-                self.pending_view(&challenge, now)
-            }
+            Some(challenge) if self.is_pending(&challenge, now) => self.pending_view(&challenge, now),
             _ => ConversationState::Unidentified,
         })
     }
@@ -126,7 +124,7 @@ impl Auth {
             }
         };
         let session = Session { last_activity: now, ..session };
-        let tokens = self.issue_tokens(&session, &record, address, now).await?;
+        let tokens = self.issue_tokens(&session, &record, address, now, false).await?;
         Ok(authenticated_view(&session, &record, Some(tokens)))
     }
 
@@ -142,6 +140,11 @@ impl Auth {
             self.end(&session, "ended_by_client", address).await?;
         }
         Ok(())
+    }
+
+    /// A live challenge is pending while its code works or a new one may still be sent.
+    pub(super) fn is_pending(&self, challenge: &Challenge, now: Millis) -> bool {
+        challenge.expires_at > now || (challenge.sends as u32) < self.config.otp.max_sends
     }
 
     pub(super) fn pending_view(&self, challenge: &Challenge, now: Millis) -> ConversationState {

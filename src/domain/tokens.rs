@@ -34,15 +34,17 @@ pub struct AccessClaims {
 }
 
 impl Auth {
-    /// Mints an access token (and a refresh token when enabled) for a live session at
-    /// `now`. `exp` never passes the session's end: neither its idle deadline nor its
-    /// absolute lifetime.
+    /// Mints an access token for a live session at `now`, and with `refresh` (a login)
+    /// a refresh token when they are enabled. A bot that fetches tokens through the
+    /// conversation API needs no new refresh token each time. `exp` never passes the
+    /// session's end: neither its idle deadline nor its absolute lifetime.
     pub(super) async fn issue_tokens(
         &self,
         session: &Session,
         record: &Record,
         address: &Address,
         now: Millis,
+        refresh: bool,
     ) -> FlowResult<TokenSet> {
         let idle_deadline = now + session.idle_timeout_ms;
         let exp_ms = (now + millis(self.config.tokens.access_ttl)).min(idle_deadline).min(session.expires_at);
@@ -52,7 +54,7 @@ impl Auth {
             .map(|f| f.claims.iter().filter_map(|c| record.field(c).map(|v| (c.clone(), v.to_string()))).collect())
             .unwrap_or_default();
         let claims = AccessClaims {
-            iss: self.config.server.public_url.clone(),
+            iss: self.config.issuer().to_string(),
             sub: record.subject(),
             aud: self.config.tokens.audience.clone(),
             exp: exp_ms.div_euclid(1000),
@@ -73,7 +75,7 @@ impl Auth {
         header.typ = Some("at+jwt".into());
         header.kid = Some(key.kid.clone());
         let access_token = encode(&header, &claims, &key.encoding)?;
-        let refresh_token = if self.config.tokens.refresh_tokens {
+        let refresh_token = if refresh && self.config.tokens.refresh_tokens {
             let token = random_token(32);
             self.store.insert_refresh_token(&session.id, sha256_hex(token.as_bytes()), now).await?;
             Some(token)

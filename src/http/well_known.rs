@@ -31,7 +31,7 @@ async fn jwks(State(app): State<Arc<AppState>>) -> Response {
 }
 
 async fn metadata(State(app): State<Arc<AppState>>) -> axum::Json<Value> {
-    let issuer = app.auth.config.server.public_url.trim_end_matches('/');
+    let issuer = app.auth.config.issuer();
     let algorithm = format!("{:?}", app.auth.keys.signer().algorithm);
     axum::Json(json!({
         "issuer": issuer,

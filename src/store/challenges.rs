@@ -105,6 +105,15 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Gives back the send of a resend whose delivery failed, cooldown included.
+    pub async fn refund_send(&self, id: &str) -> StoreResult<()> {
+        let stmt = self
+            .sql("UPDATE challenges SET sends = sends - 1, last_sent_at = 0 WHERE id = $1 AND sends > 1", [id.into()]);
+        execute(self.db(), stmt).await.map(drop)
+    }
+}
+
 pub struct Resend {
     pub now: Millis,
     pub expires_at: Millis,

@@ -65,3 +65,37 @@ async fn resend_without_a_challenge_is_a_conflict() {
     let (status, body) = error_of(app.post("c1", "resend", Value::Null).await).await;
     assert_eq!((status, body["error"].as_str().unwrap()), (409, "no_pending_challenge"));
 }
+
+#[tokio::test]
+async fn identifying_again_while_a_code_is_pending_is_a_resend() {
+    let app = spawn_app().await;
+    app.add_ana().await;
+    app.identify_and_receive("c1", "4721").await;
+    let (status, body) = error_of(app.identify("c1", "4721").await).await;
+    assert_eq!((status, body["error"].as_str().unwrap()), (429, "resend_too_soon"), "no cooldown bypass");
+    for sends_remaining in [1, 0] {
+        app.clock.advance(Duration::from_secs(30));
+        let body: Value = app.identify("c1", "4721").await.json().await.unwrap();
+        assert_eq!(body["challenge"]["sends_remaining"], sends_remaining);
+    }
+    app.clock.advance(Duration::from_secs(30));
+    let (status, body) = error_of(app.identify("c1", "4721").await).await;
+    assert_eq!((status, body["error"].as_str().unwrap()), (429, "too_many_sends"));
+    assert_eq!(app.sink.count(), 3, "identify is no way around the send limit");
+}
+
+#[tokio::test]
+async fn a_resend_that_fails_to_deliver_is_not_counted() {
+    let app = spawn_app().await;
+    app.add_ana().await;
+    app.identify_and_receive("c1", "4721").await;
+    app.clock.advance(Duration::from_secs(30));
+    app.sink.set_failing(true);
+    let (status, body) = error_of(app.post("c1", "resend", Value::Null).await).await;
+    assert_eq!((status, body["error"].as_str().unwrap()), (502, "delivery_failed"));
+    app.sink.set_failing(false);
+    let response = app.post("c1", "resend", Value::Null).await;
+    assert_eq!(response.status(), 200, "retry at once: the failed send started no cooldown");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["challenge"]["sends_remaining"], 1);
+}

@@ -102,3 +102,13 @@ async fn delete_cancels_a_pending_code() {
     assert_eq!(app.verify("c1", &code).await.status(), 409);
     assert_eq!(app.delete("never-seen").await.status(), 204);
 }
+
+#[tokio::test]
+async fn refresh_tokens_come_with_a_login_not_with_each_token() {
+    let app = spawn_app().await;
+    app.add_ana().await;
+    assert!(app.login("c1").await["refresh_token"].is_string());
+    let body: Value = token(&app, "c1").await.json().await.unwrap();
+    assert!(body["access_token"].is_string());
+    assert!(body.get("refresh_token").is_none(), "{body}");
+}

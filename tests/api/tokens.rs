@@ -93,7 +93,10 @@ async fn a_rotated_key_keeps_old_tokens_valid() {
 
 #[tokio::test]
 async fn metadata_names_the_issuer_and_the_jwks() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| c.server.public_url = "http://doorman.test/".into()).await;
+    app.add_ana().await;
+    let token = app.login("c1").await["access_token"].as_str().unwrap().to_string();
+    assert_eq!(claims_of(&app, &token).await["iss"], "http://doorman.test", "iss and issuer are spelled alike");
     for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
         let metadata: Value = app.http.get(format!("{}{path}", app.url)).send().await.unwrap().json().await.unwrap();
         assert_eq!(metadata["issuer"], "http://doorman.test");
