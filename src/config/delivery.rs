@@ -115,3 +115,74 @@ fn twilio_api() -> String {
 fn twilio_verify_api() -> String {
     "https://verify.twilio.com".into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, ConfigError, load};
+
+    fn from_str(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doorman.toml");
+        std::fs::write(&path, text).unwrap();
+        load(Some(&path))
+    }
+
+    /// The `[delivery]` section of DESIGN.md §4, with its secrets written inline.
+    const DESIGN: &str = r#"
+[delivery]
+sms = "twilio"
+whatsapp = "twilio"
+email = "smtp"
+[delivery.twilio]
+account_sid = "AC0123456789abcdef0123456789abcdef"
+auth_token = "token"
+sms_from = "+15005550006"
+whatsapp_from = "+14155238886"
+base_url = "https://api.twilio.com"
+[delivery.smtp]
+url = "smtp://127.0.0.1:2525"
+from = "Doorman <no-reply@example.com>"
+[delivery.limits]
+per_destination_per_hour = 5
+global_per_hour = 1000
+allowed_country_codes = ["34", "1"]
+[delivery.test_codes]
+"+34600000000" = "123456"
+"#;
+
+    #[test]
+    fn the_design_example_is_accepted_and_typed() {
+        let config = from_str(DESIGN).unwrap();
+        let twilio = config.delivery.twilio.unwrap();
+        assert_eq!(twilio.timeout.as_secs(), 10);
+        assert!(twilio.verify.is_none());
+        assert_eq!(config.delivery.limits.allowed_country_codes, ["34", "1"]);
+        assert_eq!(config.delivery.smtp.unwrap().from, "Doorman <no-reply@example.com>");
+    }
+
+    #[test]
+    fn each_mistake_is_reported_with_its_key() {
+        for (change, key) in [
+            (("sms = \"twilio\"", "sms = \"smtp\""), "delivery.sms"),
+            (("email = \"smtp\"", "email = \"twilio\""), "delivery.email"),
+            (("account_sid = \"AC0123456789abcdef0123456789abcdef\"", "account_sid = \"AC1\""), "delivery.twilio.account_sid"),
+            (("sms_from = \"+15005550006\"", "sms_from = \"15005550006\""), "delivery.twilio.sms_from"),
+            (("sms_from = \"+15005550006\"", ""), "delivery.twilio.sms_from"),
+            (("base_url = \"https://api.twilio.com\"", "base_url = \"api.twilio.com\""), "delivery.twilio.base_url"),
+            (("url = \"smtp://127.0.0.1:2525\"", "url = \"imap://127.0.0.1\""), "delivery.smtp.url"),
+            (("from = \"Doorman <no-reply@example.com>\"", "from = \"nobody\""), "delivery.smtp.from"),
+            (("per_destination_per_hour = 5", "per_destination_per_hour = 0"), "delivery.limits.per_destination_per_hour"),
+            (("[\"34\", \"1\"]", "[\"+34\"]"), "delivery.limits.allowed_country_codes"),
+            (("\"+34600000000\" = \"123456\"", "\"+34600000000\" = \"12345\""), "delivery.test_codes"),
+            (("\"+34600000000\" = \"123456\"", "\"QA phone\" = \"123456\""), "delivery.test_codes"),
+            (("global_per_hour = 1000", "global_per_hour = 1000\nburst = 3"), "delivery.limits"),
+        ] {
+            let text = DESIGN.replacen(change.0, change.1, 1);
+            assert_ne!(text, DESIGN, "{change:?} changed nothing");
+            let err = from_str(&text).unwrap_err().to_string();
+            assert!(err.starts_with(key), "{change:?}: {err}");
+        }
+        let without_smtp = DESIGN.replacen("[delivery.smtp]", "[delivery.unused]", 1);
+        assert!(from_str(&without_smtp).unwrap_err().to_string().starts_with("delivery"));
+    }
+}

@@ -4,7 +4,7 @@ use serde_json::json;
 use wiremock::matchers::{basic_auth, body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{error_of, spawn_app_with};
+use crate::helpers::{TestApp, error_of, spawn_app_with};
 use crate::providers::{ACCOUNT_SID, AUTH_TOKEN, VERIFY_SID, forms_at, twilio_error, use_twilio};
 
 fn verifications() -> String {
@@ -53,15 +53,20 @@ async fn fake_verify() -> MockServer {
     twilio
 }
 
-#[tokio::test]
-async fn twilio_owns_the_code_and_doorman_checks_it_there() {
-    let twilio = fake_verify().await;
+async fn ana_on_a_verify_flow(twilio: &MockServer) -> TestApp {
     let app = spawn_app_with(|c| {
-        use_twilio(c, &twilio);
+        use_twilio(c, twilio);
         c.flows[0].twilio_verify = true;
     })
     .await;
     app.add_ana().await;
+    app
+}
+
+#[tokio::test]
+async fn twilio_owns_the_code_and_doorman_checks_it_there() {
+    let twilio = fake_verify().await;
+    let app = ana_on_a_verify_flow(&twilio).await;
 
     assert_eq!(app.identify("c1", "4721").await.status(), 200);
     let started = forms_at(&twilio, &verifications()).await;
@@ -85,12 +90,7 @@ async fn twilio_owns_the_code_and_doorman_checks_it_there() {
 #[tokio::test]
 async fn doorman_still_enforces_its_own_attempts_under_verify() {
     let twilio = fake_verify().await;
-    let app = spawn_app_with(|c| {
-        use_twilio(c, &twilio);
-        c.flows[0].twilio_verify = true;
-    })
-    .await;
-    app.add_ana().await;
+    let app = ana_on_a_verify_flow(&twilio).await;
     app.identify("c1", "4721").await;
 
     assert_eq!(app.verify("c1", "111111").await.status(), 422, "Twilio's 404 is a wrong code");
