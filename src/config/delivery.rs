@@ -165,13 +165,19 @@ allowed_country_codes = ["34", "1"]
         for (change, key) in [
             (("sms = \"twilio\"", "sms = \"smtp\""), "delivery.sms"),
             (("email = \"smtp\"", "email = \"twilio\""), "delivery.email"),
-            (("account_sid = \"AC0123456789abcdef0123456789abcdef\"", "account_sid = \"AC1\""), "delivery.twilio.account_sid"),
+            (
+                ("account_sid = \"AC0123456789abcdef0123456789abcdef\"", "account_sid = \"AC1\""),
+                "delivery.twilio.account_sid",
+            ),
             (("sms_from = \"+15005550006\"", "sms_from = \"15005550006\""), "delivery.twilio.sms_from"),
             (("sms_from = \"+15005550006\"", ""), "delivery.twilio.sms_from"),
             (("base_url = \"https://api.twilio.com\"", "base_url = \"api.twilio.com\""), "delivery.twilio.base_url"),
             (("url = \"smtp://127.0.0.1:2525\"", "url = \"imap://127.0.0.1\""), "delivery.smtp.url"),
             (("from = \"Doorman <no-reply@example.com>\"", "from = \"nobody\""), "delivery.smtp.from"),
-            (("per_destination_per_hour = 5", "per_destination_per_hour = 0"), "delivery.limits.per_destination_per_hour"),
+            (
+                ("per_destination_per_hour = 5", "per_destination_per_hour = 0"),
+                "delivery.limits.per_destination_per_hour",
+            ),
             (("[\"34\", \"1\"]", "[\"+34\"]"), "delivery.limits.allowed_country_codes"),
             (("\"+34600000000\" = \"123456\"", "\"+34600000000\" = \"12345\""), "delivery.test_codes"),
             (("\"+34600000000\" = \"123456\"", "\"QA phone\" = \"123456\""), "delivery.test_codes"),

@@ -75,3 +75,16 @@ async fn phones_outside_the_allowed_countries_are_not_sent_to() {
     assert_eq!(us["challenge"]["destination"], "***43");
     assert_eq!(app.sink.count(), 2);
 }
+
+#[tokio::test]
+async fn a_burst_of_concurrent_identifies_cannot_pass_the_limit() {
+    let app = spawn_app_with(|c| c.delivery.limits.per_destination_per_hour = 3).await;
+    app.add_ana().await;
+    let conversations: Vec<String> = (0..8).map(|i| format!("burst-{i}")).collect();
+    let statuses =
+        futures::future::join_all(conversations.iter().map(|c| async { app.identify(c, "4721").await.status() })).await;
+    assert_eq!(statuses.iter().filter(|s| s.as_u16() == 200).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| s.as_u16() == 429).count(), 5, "{statuses:?}");
+    app.sink.wait_for(3).await;
+    assert_eq!(app.sink.count(), 3);
+}
