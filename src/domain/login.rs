@@ -57,7 +57,7 @@ impl Auth {
                 self.audit("lockout.identify", address, None, json!({"lockout_seconds": flow.lockout.as_secs()}))
                     .await?;
             }
-            return self.unknown_identifier(flow, &conversation, address, failures, request.locale).await;
+            return self.unknown_identifier(flow, &conversation, address, failures, &request).await;
         };
         self.store.clear_tries(IDENTIFY_SCOPE, &conversation).await?;
         self.audit("identify.matched", address, Some(record.subject()), json!({"flow": flow.name})).await?;
@@ -107,7 +107,7 @@ impl Auth {
         conversation: &str,
         address: &Address,
         failures: u32,
-        locale: Option<String>,
+        request: &IdentifyRequest,
     ) -> FlowResult<ConversationState> {
         self.audit("identify.unknown", address, None, json!({"flow": flow.name, "concealed": flow.conceal_unknown}))
             .await?;
@@ -119,8 +119,10 @@ impl Auth {
         self.store.clear_tries(IDENTIFY_SCOPE, conversation).await?;
         self.store.kill_challenges(conversation).await?;
         let now = self.now();
-        let method =
+        // The method the person asked for, as a real challenge would show.
+        let first =
             flow.delivery.first().and_then(|t| t.parse::<DeliveryTarget>().ok()).map_or(Method::Sms, |t| t.method);
+        let method = request.method.unwrap_or(first);
         let decoy = Challenge {
             id: random_token(16),
             conversation_id: conversation.to_string(),
@@ -128,7 +130,7 @@ impl Auth {
             flow: flow.name.clone(),
             method: method.as_str().into(),
             masked_destination: decoy_mask(method),
-            locale,
+            locale: request.locale.clone(),
             // The hash of a random 32-byte secret: no numeric code can ever match it,
             // and verifying against it costs the same as against a real code.
             code_hash: self.codes.hash(random_token(32)).await?,

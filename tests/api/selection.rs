@@ -135,3 +135,15 @@ async fn the_language_comes_from_the_request_then_the_record_then_the_default() 
     assert_eq!(requested["locale"], "en");
     assert!(requested["message"].as_str().unwrap().starts_with("Your verification code"), "{requested}");
 }
+
+#[tokio::test]
+async fn a_concealed_unknown_identifier_answers_with_the_method_asked_for() {
+    let app = spawn_app().await;
+    let body: Value = identify_with(&app, "c1", json!({"flow": "hidden", "identifier": "nobody", "method": "email"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["state"], "pending");
+    assert_eq!(body["challenge"]["method"], "email", "a decoy must look like a real reply");
+}
