@@ -118,14 +118,7 @@ fn twilio_verify_api() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Config, ConfigError, load};
-
-    fn from_str(text: &str) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("doorman.toml");
-        std::fs::write(&path, text).unwrap();
-        load(Some(&path))
-    }
+    use super::super::load::from_str;
 
     /// The `[delivery]` section of DESIGN.md §4, with its secrets written inline.
     const DESIGN: &str = r#"
