@@ -100,20 +100,14 @@ impl Auth {
         let limits = &self.config.delivery.limits;
         let now = self.now();
         let bucket = destination_bucket(to);
-        let refused = match self.store.reserve_send(&bucket, limits.per_destination_per_hour, now).await? {
-            SendBudget::Exhausted { until } => {
-                Some(("destination", FlowError::DestinationLimit { retry_after: seconds_until(now, until).max(1) }))
-            }
-            SendBudget::Granted => match self.store.reserve_send(GLOBAL_BUDGET, limits.global_per_hour, now).await? {
-                SendBudget::Granted => None,
-                SendBudget::Exhausted { until } => {
-                    self.store.release_send(&bucket, now).await?;
-                    Some(("global", FlowError::SendBudgetExhausted { retry_after: seconds_until(now, until).max(1) }))
-                }
-            },
-        };
-        let Some((limit, error)) = refused else {
+        let buckets = [(bucket.as_str(), limits.per_destination_per_hour), (GLOBAL_BUDGET, limits.global_per_hour)];
+        let SendBudget::Exhausted { index, until } = self.store.reserve_sends(&buckets, now).await? else {
             return Ok(());
+        };
+        let retry_after = seconds_until(now, until).max(1);
+        let (limit, error) = match index {
+            0 => ("destination", FlowError::DestinationLimit { retry_after }),
+            _ => ("global", FlowError::SendBudgetExhausted { retry_after }),
         };
         tracing::warn!(limit, method = to.method.as_str(), "send refused by a delivery limit");
         let detail = json!({"limit": limit, "method": to.method, "destination": to.masked()});
@@ -122,9 +116,7 @@ impl Auth {
     }
 
     pub(super) async fn release_send(&self, to: &Destination) -> FlowResult<()> {
-        let now = self.now();
-        self.store.release_send(&destination_bucket(to), now).await?;
-        Ok(self.store.release_send(GLOBAL_BUDGET, now).await?)
+        Ok(self.store.release_sends(&[&destination_bucket(to), GLOBAL_BUDGET], self.now()).await?)
     }
 
     /// Sends the code of `challenge` to `to` (a QA test code is not sent). A failure is
