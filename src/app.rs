@@ -57,6 +57,12 @@ impl AppState {
         if Deliveries::uses_console(&config) {
             tracing::warn!("console delivery is on: codes are printed to stdout. For development only.");
         }
+        if !config.delivery.test_codes.is_empty() {
+            tracing::warn!(
+                count = config.delivery.test_codes.len(),
+                "[delivery.test_codes] is set: those destinations get no code and their fixed code verifies"
+            );
+        }
         if !config.services.is_empty() {
             tracing::warn!("[[services]] are configured, but this build does not include the proxy yet");
         }

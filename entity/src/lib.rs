@@ -8,4 +8,5 @@ pub mod guard;
 pub mod record;
 pub mod record_identifier;
 pub mod refresh_token;
+pub mod send_counter;
 pub mod session;

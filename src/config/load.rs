@@ -74,16 +74,18 @@ fn parse_env_value(raw: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(raw.to_string()))
 }
 
+/// Loads `text` as if it were the configuration file (unit tests).
+#[cfg(test)]
+pub(super) fn from_str(text: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().map_err(|source| ConfigError::Read { path: "temp dir".into(), source })?;
+    let path = dir.path().join("doorman.toml");
+    std::fs::write(&path, text).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+    load(Some(&path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn from_str(text: &str) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("doorman.toml");
-        std::fs::write(&path, text).unwrap();
-        load(Some(&path))
-    }
 
     #[test]
     fn unknown_key_is_named() {

@@ -1,14 +1,16 @@
 //! Typed configuration: embedded defaults, then the TOML file, then `DOORMAN_` env vars.
 //! Every problem is reported with the dotted name of the key it concerns.
+mod delivery;
 mod load;
 mod secret;
 mod validate;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use delivery::ten_seconds;
+pub use delivery::{Delivery, Limits, Provider, SmtpConfig, TwilioConfig, TwilioVerifyConfig, WebhookConfig};
 pub use load::{ConfigError, load};
 pub use secret::Secret;
 
@@ -184,6 +186,12 @@ pub struct FlowConfig {
     pub lockout: Duration,
     #[serde(default)]
     pub conceal_unknown: bool,
+    /// When a provider fails, try the flow's next delivery method the record has.
+    #[serde(default)]
+    pub fallback: bool,
+    /// Twilio Verify v2 owns the code for this flow's sms and whatsapp methods.
+    #[serde(default)]
+    pub twilio_verify: bool,
 }
 
 fn yes() -> bool {
@@ -194,43 +202,6 @@ fn three() -> u32 {
 }
 fn fifteen_minutes() -> Duration {
     Duration::from_secs(15 * 60)
-}
-
-/// Which provider carries each delivery method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    #[default]
-    Console,
-    Webhook,
-    Twilio,
-    Smtp,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Delivery {
-    pub sms: Provider,
-    pub whatsapp: Provider,
-    pub email: Provider,
-    pub webhook: Option<WebhookConfig>,
-    pub twilio: Option<toml::Table>,
-    pub smtp: Option<toml::Table>,
-    pub limits: Option<toml::Table>,
-    pub test_codes: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    pub url: String,
-    pub secret: Secret,
-    #[serde(default = "ten_seconds", with = "humantime_serde")]
-    pub timeout: Duration,
-}
-
-fn ten_seconds() -> Duration {
-    Duration::from_secs(10)
 }
 
 /// A downstream API behind the proxy. Parsed and checked now so that a configuration

@@ -1,8 +1,8 @@
 //! Cross-checks that serde cannot express: names that must refer to each other, bounds.
 use std::collections::HashSet;
 
-use super::{Config, ConfigError, Provider};
-use crate::delivery::DeliveryTarget;
+use super::{Config, ConfigError, Provider, TwilioConfig};
+use crate::delivery::{DeliveryTarget, SmtpSender, address};
 
 /// Claims every token carries; a flow may not copy a record field over them.
 pub const RESERVED_CLAIMS: &[&str] = &[
@@ -85,6 +85,9 @@ impl Config {
             if let Some(claim) = flow.claims.iter().find(|c| RESERVED_CLAIMS.contains(&c.as_str())) {
                 return Err(err(key("claims"), format!("`{claim}` is a reserved token claim")));
             }
+            if flow.twilio_verify && self.delivery.twilio.as_ref().is_none_or(|t| t.verify.is_none()) {
+                return Err(err(key("twilio_verify"), "needs [delivery.twilio.verify] with the Verify service_sid"));
+            }
             if flow.max_identify_attempts == 0 {
                 return Err(err(key("max_identify_attempts"), "must be at least 1"));
             }
@@ -94,14 +97,110 @@ impl Config {
                 return Err(err(format!("clients[{i}].flows"), format!("no flow named `{flow}` is configured")));
             }
         }
-        for (name, provider) in [
-            ("delivery.sms", self.delivery.sms),
-            ("delivery.whatsapp", self.delivery.whatsapp),
-            ("delivery.email", self.delivery.email),
+        self.validate_delivery()?;
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_delivery(&self) -> Result<(), ConfigError> {
+        let delivery = &self.delivery;
+        for (name, provider, allowed) in [
+            ("delivery.sms", delivery.sms, [Provider::Console, Provider::Webhook, Provider::Twilio]),
+            ("delivery.whatsapp", delivery.whatsapp, [Provider::Console, Provider::Webhook, Provider::Twilio]),
+            ("delivery.email", delivery.email, [Provider::Console, Provider::Webhook, Provider::Smtp]),
         ] {
-            if matches!(provider, Provider::Twilio | Provider::Smtp) {
-                return Err(err(name, "this provider is not available in this build; use console or webhook"));
+            if !allowed.contains(&provider) {
+                return Err(err(name, format!("this method cannot use that provider; use one of {allowed:?}")));
             }
+            let section = match provider {
+                Provider::Webhook if delivery.webhook.is_none() => "webhook",
+                Provider::Twilio if delivery.twilio.is_none() => "twilio",
+                Provider::Smtp if delivery.smtp.is_none() => "smtp",
+                _ => continue,
+            };
+            return Err(err(
+                format!("delivery.{section}"),
+                format!("{name} uses it but [delivery.{section}] is missing"),
+            ));
+        }
+        if let Some(twilio) = &delivery.twilio {
+            self.validate_twilio(twilio)?;
+        }
+        if let Some(smtp) = &delivery.smtp {
+            SmtpSender::new(smtp).map_err(|e| match e.split_once(": ") {
+                Some((field, message)) => err(format!("delivery.smtp.{field}"), message),
+                None => err("delivery.smtp", e),
+            })?;
+        }
+        let limits = &delivery.limits;
+        if limits.per_destination_per_hour == 0 {
+            return Err(err("delivery.limits.per_destination_per_hour", "must be at least 1"));
+        }
+        if limits.global_per_hour == 0 {
+            return Err(err("delivery.limits.global_per_hour", "must be at least 1"));
+        }
+        if let Some(code) = limits
+            .allowed_country_codes
+            .iter()
+            .find(|c| c.is_empty() || c.len() > 3 || !c.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(err(
+                "delivery.limits.allowed_country_codes",
+                format!("`{code}` is not a calling code like \"34\""),
+            ));
+        }
+        let length = self.otp.length as usize;
+        for (to, code) in &delivery.test_codes {
+            let key = format!("delivery.test_codes.\"{to}\"");
+            if address::normalize_any(to).is_none() {
+                return Err(err(key, "not an E.164 phone number (+...) or an e-mail address"));
+            }
+            if code.len() != length || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err(key, format!("the code must be {length} digits (otp.length)")));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_twilio(&self, twilio: &TwilioConfig) -> Result<(), ConfigError> {
+        let sid_ok = |sid: &str, prefix: &str| {
+            sid.len() == 34 && sid.starts_with(prefix) && sid[2..].bytes().all(|b| b.is_ascii_alphanumeric())
+        };
+        if !sid_ok(&twilio.account_sid, "AC") {
+            return Err(err("delivery.twilio.account_sid", "expected AC followed by 32 characters"));
+        }
+        for (key, url) in [
+            ("delivery.twilio.base_url", Some(&twilio.base_url)),
+            ("delivery.twilio.verify.base_url", twilio.verify.as_ref().map(|v| &v.base_url)),
+        ] {
+            if url.is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
+                return Err(err(key, "expected an http(s) URL"));
+            }
+        }
+        for (key, from) in
+            [("delivery.twilio.sms_from", &twilio.sms_from), ("delivery.twilio.whatsapp_from", &twilio.whatsapp_from)]
+        {
+            let e164 = |f: &str| {
+                f.strip_prefix('+')
+                    .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+            };
+            if from.as_deref().is_some_and(|f| !e164(f)) {
+                return Err(err(key, "expected an E.164 number like +15005550006"));
+            }
+        }
+        for (method, name, from) in [
+            (Provider::Twilio == self.delivery.sms, "sms_from", &twilio.sms_from),
+            (Provider::Twilio == self.delivery.whatsapp, "whatsapp_from", &twilio.whatsapp_from),
+        ] {
+            if method && from.is_none() && twilio.messaging_service_sid.is_none() {
+                return Err(err(format!("delivery.twilio.{name}"), "set it, or messaging_service_sid"));
+            }
+        }
+        if let Some(verify) = &twilio.verify
+            && !sid_ok(&verify.service_sid, "VA")
+        {
+            return Err(err("delivery.twilio.verify.service_sid", "expected VA followed by 32 characters"));
         }
         Ok(())
     }

@@ -1,8 +1,12 @@
 //! Getting a code to a person. Each method (sms, whatsapp, email) is carried by one
 //! provider behind the [`Sender`] trait, so tests and new providers plug in the same way.
+pub mod address;
 mod console;
 mod masking;
 mod messages;
+mod smtp;
+mod twilio;
+mod twilio_verify;
 mod webhook;
 
 use std::collections::HashMap;
@@ -11,9 +15,13 @@ use std::sync::Arc;
 
 use crate::clock::Millis;
 use crate::config::{Config, Provider};
+pub use address::{country_code, normalize as normalize_address};
 pub use console::ConsoleSender;
 pub use masking::mask;
 pub use messages::{Messages, language_of};
+pub use smtp::SmtpSender;
+pub use twilio::TwilioSender;
+pub use twilio_verify::TwilioVerify;
 pub use webhook::{WebhookSender, signature as webhook_signature};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -82,7 +90,9 @@ pub struct OtpMessage {
     /// The full address from the record, never from the request.
     pub destination: String,
     pub code: String,
+    /// The localized text with the code, and the subject line for e-mail.
     pub message: String,
+    pub subject: String,
     pub locale: String,
     pub expires_at: Millis,
     pub channel: String,
@@ -95,6 +105,18 @@ pub enum DeliveryError {
     Rejected(u16),
     #[error("provider unreachable: {0}")]
     Unreachable(String),
+    /// The provider's own error code (Twilio's `code`, an SMTP reply code).
+    #[error("provider refused the message with code {code}")]
+    Provider { code: i64 },
+}
+
+impl DeliveryError {
+    pub fn provider_code(&self) -> Option<i64> {
+        match self {
+            DeliveryError::Provider { code } => Some(*code),
+            _ => None,
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -102,31 +124,52 @@ pub trait Sender: Send + Sync {
     async fn send(&self, message: &OtpMessage) -> Result<(), DeliveryError>;
 }
 
-/// The sender for each method, built once from the configuration.
+/// The sender for each method, built once from the configuration, plus what changes
+/// how a code is made: Twilio Verify and the QA test codes.
 #[derive(Clone)]
 pub struct Deliveries {
     senders: HashMap<Method, Arc<dyn Sender>>,
+    verify: Option<Arc<TwilioVerify>>,
+    /// Canonical destination → fixed code.
+    test_codes: Arc<HashMap<String, String>>,
 }
 
 impl Deliveries {
     pub fn from_config(config: &Config) -> Result<Self, String> {
+        let delivery = &config.delivery;
         let console: Arc<dyn Sender> = Arc::new(ConsoleSender);
-        let webhook: Option<Arc<dyn Sender>> = match &config.delivery.webhook {
+        let webhook: Option<Arc<dyn Sender>> = match &delivery.webhook {
             Some(w) => Some(Arc::new(WebhookSender::new(w)?)),
+            None => None,
+        };
+        let twilio: Option<Arc<dyn Sender>> = match &delivery.twilio {
+            Some(t) => Some(Arc::new(TwilioSender::new(t)?)),
+            None => None,
+        };
+        let smtp: Option<Arc<dyn Sender>> = match &delivery.smtp {
+            Some(s) => Some(Arc::new(SmtpSender::new(s).map_err(|e| format!("delivery.smtp.{e}"))?)),
             None => None,
         };
         let mut senders = HashMap::new();
         for method in [Method::Sms, Method::Whatsapp, Method::Email] {
-            let sender = match method.provider(&config.delivery) {
-                Provider::Console => console.clone(),
-                Provider::Webhook => webhook.clone().ok_or("delivery.webhook: missing")?,
-                Provider::Twilio | Provider::Smtp => {
-                    return Err(format!("delivery.{}: provider not available", method.as_str()));
-                }
+            let (sender, section) = match method.provider(delivery) {
+                Provider::Console => (Some(console.clone()), ""),
+                Provider::Webhook => (webhook.clone(), "webhook"),
+                Provider::Twilio => (twilio.clone(), "twilio"),
+                Provider::Smtp => (smtp.clone(), "smtp"),
             };
-            senders.insert(method, sender);
+            senders.insert(method, sender.ok_or_else(|| format!("delivery.{section}: missing"))?);
         }
-        Ok(Self { senders })
+        let verify = match &delivery.twilio {
+            Some(t) => TwilioVerify::new(t)?.map(Arc::new),
+            None => None,
+        };
+        let test_codes = delivery
+            .test_codes
+            .iter()
+            .filter_map(|(to, code)| address::normalize_any(to).map(|to| (to, code.clone())))
+            .collect();
+        Ok(Self { senders, verify, test_codes: Arc::new(test_codes) })
     }
 
     /// Replaces the sender of one method (tests, embedding applications).
@@ -144,5 +187,15 @@ impl Deliveries {
             Some(sender) => sender.send(message).await,
             None => Err(DeliveryError::Unreachable("no sender".into())),
         }
+    }
+
+    /// Twilio Verify, when configured.
+    pub fn verify(&self) -> Option<&TwilioVerify> {
+        self.verify.as_deref()
+    }
+
+    /// The fixed QA code for a canonical destination, if it has one.
+    pub fn test_code(&self, destination: &str) -> Option<&str> {
+        self.test_codes.get(destination).map(String::as_str)
     }
 }

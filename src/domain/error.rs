@@ -33,6 +33,12 @@ pub enum FlowError {
     TooManySends,
     #[error("a new code was sent moments ago; wait before asking again")]
     ResendTooSoon { retry_after: u64 },
+    #[error("the record's phone is in a country this service does not send codes to")]
+    DestinationNotAllowed,
+    #[error("too many codes were sent to this destination in the last hour; try again later")]
+    DestinationLimit { retry_after: u64 },
+    #[error("the service has sent all the codes it may send this hour; try again later")]
+    SendBudgetExhausted { retry_after: u64 },
     #[error("the code could not be delivered")]
     DeliveryFailed,
     #[error("internal error: {0}")]

@@ -1,26 +1,22 @@
 //! identify → code sent → verify: the OTP half of the conversation state machine.
 use serde_json::json;
 
+use super::sending::CodeSource;
 use super::{Auth, Client, ConversationState, FlowError, FlowResult, IDENTIFY_SCOPE, OTP_SCOPE, identifier};
 use crate::clock::{Millis, millis, seconds_until};
 use crate::config::FlowConfig;
 use crate::crypto::{numeric_code, random_token};
-use crate::delivery::{DeliveryTarget, Method, OtpMessage, mask};
+use crate::delivery::{DeliveryTarget, Method};
 use crate::store::challenges::{self, AttemptOutcome, Challenge, Resend};
 use crate::store::conversations::Address;
 use crate::store::guards::{Limit, Reservation};
-use crate::store::records::Record;
 
 pub struct IdentifyRequest {
     pub flow: String,
     pub identifier: String,
     pub locale: Option<String>,
-}
-
-/// Where a code goes: the method and the full address, taken from the record.
-struct Destination {
-    method: Method,
-    address: String,
+    /// One of the flow's methods, chosen by the person; otherwise the flow's order.
+    pub method: Option<Method>,
 }
 
 impl Auth {
@@ -31,6 +27,15 @@ impl Auth {
         request: IdentifyRequest,
     ) -> FlowResult<ConversationState> {
         let flow = self.flow_for(client, &request.flow)?;
+        if let Some(method) = request.method
+            && !flow.delivery.iter().filter_map(|t| t.parse::<DeliveryTarget>().ok()).any(|t| t.method == method)
+        {
+            return Err(FlowError::InvalidRequest(format!(
+                "flow `{}` does not send codes by {}",
+                flow.name,
+                method.as_str()
+            )));
+        }
         let identifier = identifier::normalize(&request.identifier)
             .ok_or_else(|| FlowError::InvalidRequest("identifier must have 1 to 128 printable characters".into()))?;
         let now = self.now();
@@ -52,7 +57,7 @@ impl Auth {
                 self.audit("lockout.identify", address, None, json!({"lockout_seconds": flow.lockout.as_secs()}))
                     .await?;
             }
-            return self.unknown_identifier(flow, &conversation, address, failures, request.locale).await;
+            return self.unknown_identifier(flow, &conversation, address, failures, &request).await;
         };
         self.store.clear_tries(IDENTIFY_SCOPE, &conversation).await?;
         self.audit("identify.matched", address, Some(record.subject()), json!({"flow": flow.name})).await?;
@@ -73,24 +78,26 @@ impl Auth {
         {
             return self.resend(client, address).await;
         }
-        let destination = match pick_destination(flow, &record, None) {
-            Some(d) => d,
-            None => {
+        let candidates = match self.destinations(flow, &record, request.method) {
+            Ok(found) => found,
+            Err(e) => {
                 self.audit("code.no_delivery_method", address, Some(record.subject()), json!({"flow": flow.name}))
                     .await?;
-                return Err(FlowError::NoDeliveryMethod);
+                return Err(e);
             }
         };
         let code = numeric_code(self.config.otp.length);
+        let first = candidates.first().ok_or(FlowError::NoDeliveryMethod)?;
+        let source = self.code_source(flow, first, &code);
         let challenge = Challenge {
             id: random_token(16),
             conversation_id: conversation,
             record_id: Some(record.id),
             flow: flow.name.clone(),
-            method: destination.method.as_str().into(),
-            masked_destination: mask(destination.method, &destination.address),
+            method: first.method.as_str().into(),
+            masked_destination: first.masked(),
             locale: request.locale.clone(),
-            code_hash: self.codes.hash(code.clone()).await?,
+            code_hash: self.hash_of(&source).await?,
             attempts: 0,
             sends: 1,
             status: challenges::ACTIVE.into(),
@@ -98,11 +105,7 @@ impl Auth {
             last_sent_at: now,
             created_at: now,
         };
-        self.store.start_challenge(challenge.clone()).await?;
-        if let Err(e) = self.deliver(&challenge, &record, &destination, code, address).await {
-            self.store.kill_challenge(&challenge.id).await?;
-            return Err(e);
-        }
+        let challenge = self.send_with_fallback(flow, challenge, &record, &candidates, &code, address).await?;
         Ok(self.pending_view(&challenge, now))
     }
 
@@ -114,7 +117,7 @@ impl Auth {
         conversation: &str,
         address: &Address,
         failures: u32,
-        locale: Option<String>,
+        request: &IdentifyRequest,
     ) -> FlowResult<ConversationState> {
         self.audit("identify.unknown", address, None, json!({"flow": flow.name, "concealed": flow.conceal_unknown}))
             .await?;
@@ -126,8 +129,10 @@ impl Auth {
         self.store.clear_tries(IDENTIFY_SCOPE, conversation).await?;
         self.store.kill_challenges(conversation).await?;
         let now = self.now();
-        let method =
+        // The method the person asked for, as a real challenge would show.
+        let first =
             flow.delivery.first().and_then(|t| t.parse::<DeliveryTarget>().ok()).map_or(Method::Sms, |t| t.method);
+        let method = request.method.unwrap_or(first);
         let decoy = Challenge {
             id: random_token(16),
             conversation_id: conversation.to_string(),
@@ -135,7 +140,7 @@ impl Auth {
             flow: flow.name.clone(),
             method: method.as_str().into(),
             masked_destination: decoy_mask(method),
-            locale,
+            locale: request.locale.clone(),
             // The hash of a random 32-byte secret: no numeric code can ever match it,
             // and verifying against it costs the same as against a real code.
             code_hash: self.codes.hash(random_token(32)).await?,
@@ -179,7 +184,7 @@ impl Auth {
                 }
             }
         }
-        let matches = self.codes.verify(code, challenge.code_hash.clone()).await?;
+        let matches = self.code_matches(&challenge, code).await?;
         match (matches, challenge.record_id) {
             (true, Some(record_id)) => self.complete_login(&challenge, record_id, address).await,
             _ => {
@@ -261,13 +266,25 @@ impl Auth {
                     return Err(FlowError::Locked { retry_after: seconds_until(now, until) });
                 }
                 let method: Method = challenge.method.parse().map_err(FlowError::Internal)?;
-                let destination = pick_destination(flow, &record, Some(method)).ok_or(FlowError::NoDeliveryMethod)?;
-                Some((record, destination))
+                let to = self.destinations(flow, &record, Some(method))?.into_iter().next();
+                let to = to.ok_or(FlowError::NoDeliveryMethod)?;
+                Some((record, to))
             }
         };
         let code = numeric_code(self.config.otp.length);
+        let source = target.as_ref().map(|(_, to)| self.code_source(flow, to, &code));
         // A decoy gets a fresh unguessable hash, so it behaves like a real resend.
-        let hash = self.codes.hash(if target.is_some() { code.clone() } else { random_token(32) }).await?;
+        let hash = match &source {
+            Some(source) => self.hash_of(source).await?,
+            None => self.codes.hash(random_token(32)).await?,
+        };
+        let counted = match (&target, &source) {
+            (Some((_, to)), Some(source)) if !matches!(source, CodeSource::Test(_)) => Some(to),
+            _ => None,
+        };
+        if let Some(to) = counted {
+            self.reserve_send(to, address).await?;
+        }
         let resend = Resend {
             now,
             expires_at: now + millis(self.config.otp.ttl),
@@ -275,6 +292,9 @@ impl Auth {
             cooldown_ms: millis(self.config.otp.resend_cooldown),
         };
         if self.store.replace_code(&challenge.id, &hash, &resend).await?.is_none() {
+            if let Some(to) = counted {
+                self.release_send(to).await?;
+            }
             return Err(if challenge.sends as u32 >= resend.max_sends {
                 FlowError::TooManySends
             } else {
@@ -284,47 +304,14 @@ impl Auth {
             });
         }
         let current = self.store.live_challenge(&conversation).await?.ok_or(FlowError::NoPendingChallenge)?;
-        if let Some((record, destination)) = target
-            && let Err(e) = self.deliver(&current, &record, &destination, code, address).await
+        if let (Some((record, to)), Some(source)) = (target, source)
+            && let Err(e) = self.deliver(&current, &record, &to, &source, address).await
         {
             // A send that did not happen is not counted, and may be retried at once.
             self.store.refund_send(&current.id).await?;
             return Err(e);
         }
         Ok(self.pending_view(&current, now))
-    }
-
-    async fn deliver(
-        &self,
-        challenge: &Challenge,
-        record: &Record,
-        to: &Destination,
-        code: String,
-        address: &Address,
-    ) -> FlowResult<()> {
-        let language = self.messages.pick([challenge.locale.as_deref(), record.field("locale"), None]);
-        let minutes = self.config.otp.ttl.as_secs().div_ceil(60).to_string();
-        let message = OtpMessage {
-            challenge_id: challenge.id.clone(),
-            method: to.method,
-            destination: to.address.clone(),
-            message: self.messages.render(language, "otp.message", &[("code", &code), ("minutes", &minutes)]),
-            code,
-            locale: language.to_string(),
-            expires_at: challenge.expires_at,
-            channel: address.channel.clone(),
-            conversation_id: address.external_id.clone(),
-        };
-        let detail = json!({"challenge_id": challenge.id, "method": to.method, "destination": challenge.masked_destination, "send": challenge.sends});
-        match self.deliveries.send(&message).await {
-            Ok(()) => self.audit("code.sent", address, Some(record.subject()), detail).await,
-            Err(e) => {
-                tracing::warn!(challenge = %challenge.id, method = to.method.as_str(), error = %e, "code delivery failed");
-                let detail = json!({"challenge_id": challenge.id, "method": to.method, "reason": e.to_string()});
-                self.audit("code.send_failed", address, Some(record.subject()), detail).await?;
-                Err(FlowError::DeliveryFailed)
-            }
-        }
     }
 
     fn well_formed_code(&self, code: &str) -> FlowResult<String> {
@@ -336,17 +323,6 @@ impl Auth {
         }
         Ok(digits)
     }
-}
-
-/// The first of the flow's methods (or of those using `only`) whose record field is present.
-fn pick_destination(flow: &FlowConfig, record: &Record, only: Option<Method>) -> Option<Destination> {
-    flow.delivery
-        .iter()
-        .filter_map(|t| t.parse::<DeliveryTarget>().ok())
-        .filter(|t| only.is_none_or(|m| m == t.method))
-        .find_map(|t| {
-            record.field(&t.field).map(|address| Destination { method: t.method, address: address.to_string() })
-        })
 }
 
 fn decoy_mask(method: Method) -> String {

@@ -4,6 +4,7 @@ pub mod clients;
 pub mod error;
 pub mod identifier;
 mod login;
+mod sending;
 mod sessions;
 mod state;
 mod tokens;

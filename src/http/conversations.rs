@@ -11,6 +11,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use super::error::ApiError;
 use super::extract::{BotClient, Json};
 use crate::app::AppState;
+use crate::delivery::Method;
 use crate::domain::{ConversationState, IdentifyRequest};
 use crate::store::conversations::Address;
 
@@ -59,6 +60,7 @@ struct IdentifyBody {
     flow: String,
     identifier: String,
     locale: Option<String>,
+    method: Option<String>,
 }
 
 async fn identify(
@@ -76,7 +78,12 @@ async fn identify(
     }) {
         return Err(ApiError::InvalidRequest("locale must be a language tag like en or es-ES".into()));
     }
-    let request = IdentifyRequest { flow: body.flow, identifier: body.identifier, locale: body.locale };
+    let method = match body.method.as_deref().map(str::parse::<Method>) {
+        Some(Err(_)) => return Err(ApiError::InvalidRequest("method must be sms, whatsapp or email".into())),
+        Some(Ok(m)) => Some(m),
+        None => None,
+    };
+    let request = IdentifyRequest { flow: body.flow, identifier: body.identifier, locale: body.locale, method };
     Ok(axum::Json(app.auth.identify(&client.0, &address, request).await?))
 }
 

@@ -83,6 +83,9 @@ impl ApiError {
                 F::TooManySends => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
                 F::ResendTooSoon { .. } => (StatusCode::TOO_MANY_REQUESTS, "resend_too_soon", none),
                 F::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", none),
+                F::DestinationNotAllowed => (StatusCode::UNPROCESSABLE_ENTITY, "destination_not_allowed", none),
+                F::DestinationLimit { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
+                F::SendBudgetExhausted { .. } => (StatusCode::TOO_MANY_REQUESTS, "send_budget_exhausted", none),
                 F::Internal(_) => unreachable!("matched above"),
             },
         }
@@ -90,9 +93,12 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::Flow(FlowError::Locked { retry_after } | FlowError::ResendTooSoon { retry_after }) => {
-                Some(*retry_after)
-            }
+            ApiError::Flow(
+                FlowError::Locked { retry_after }
+                | FlowError::ResendTooSoon { retry_after }
+                | FlowError::DestinationLimit { retry_after }
+                | FlowError::SendBudgetExhausted { retry_after },
+            ) => Some(*retry_after),
             _ => None,
         }
     }

@@ -55,6 +55,22 @@ impl Store {
         execute(self.db(), stmt).await.map(drop)
     }
 
+    /// Points a live challenge at another delivery method (a fallback after a provider
+    /// failure), with the hash of the code that method verifies.
+    pub async fn retarget_challenge(&self, challenge: &Challenge) -> StoreResult<()> {
+        let stmt = self.sql(
+            "UPDATE challenges SET method = $1, masked_destination = $2, code_hash = $3 WHERE id = $4 AND status = $5",
+            [
+                challenge.method.clone().into(),
+                challenge.masked_destination.clone().into(),
+                challenge.code_hash.clone().into(),
+                challenge.id.clone().into(),
+                ACTIVE.into(),
+            ],
+        );
+        execute(self.db(), stmt).await.map(drop)
+    }
+
     /// Counts one verify attempt against a live, unexpired code, before the code is
     /// checked; the attempt that reaches `max` kills the challenge in the same statement.
     pub async fn reserve_attempt(&self, id: &str, max: u32, now: Millis) -> StoreResult<AttemptOutcome> {

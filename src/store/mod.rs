@@ -6,6 +6,7 @@ pub mod clients;
 pub mod conversations;
 pub mod guards;
 pub mod records;
+pub mod send_counters;
 pub mod sessions;
 
 use std::time::Duration;

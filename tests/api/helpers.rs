@@ -53,6 +53,8 @@ pub fn base_config(dir: &std::path::Path, database_url: String, sink_url: String
         max_identify_attempts: 3,
         lockout: Duration::from_secs(15 * 60),
         conceal_unknown: false,
+        fallback: false,
+        twilio_verify: false,
     };
     config.flows = vec![flow("payroll", true), flow("schedule", false), {
         let mut f = flow("hidden", true);
