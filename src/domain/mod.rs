@@ -2,11 +2,14 @@
 //! [`Auth`]; it talks to the store and the delivery edge and knows nothing of HTTP.
 pub mod clients;
 pub mod error;
+pub mod grants;
 pub mod identifier;
+mod introspection;
 mod login;
 mod sessions;
 mod state;
 mod tokens;
+pub mod validate;
 
 use std::sync::Arc;
 

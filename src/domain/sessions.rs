@@ -32,7 +32,7 @@ impl Auth {
         Ok(None)
     }
 
-    async fn end(&self, session: &Session, reason: &str, address: &Address) -> FlowResult<()> {
+    pub(super) async fn end(&self, session: &Session, reason: &str, address: &Address) -> FlowResult<()> {
         if self.store.end_session(&session.id, reason, self.now()).await? {
             self.audit("session.ended", address, None, json!({"sid": session.id, "reason": reason})).await?;
         }
@@ -115,6 +115,17 @@ impl Auth {
         let now = self.now();
         let conversation = self.store.find_conversation(address).await?.ok_or(FlowError::NotAuthenticated)?;
         let session = self.live_session(&conversation, address, now).await?.ok_or(FlowError::NotAuthenticated)?;
+        self.refresh_session(session, address, now).await
+    }
+
+    /// Fresh tokens for a live session at `now`; counts as activity. A record gone
+    /// inactive ends the session instead.
+    pub(super) async fn refresh_session(
+        &self,
+        session: Session,
+        address: &Address,
+        now: Millis,
+    ) -> FlowResult<ConversationState> {
         if !self.store.touch_session(&session.id, now).await? {
             return Err(FlowError::NotAuthenticated);
         }

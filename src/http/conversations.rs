@@ -36,6 +36,11 @@ type Reply = Result<axum::Json<ConversationState>, ApiError>;
 /// The conversation address, checked: channels are short lowercase names, ids are
 /// printable and bounded.
 fn address(client: &BotClient, (channel, id): (String, String)) -> Result<Address, ApiError> {
+    address_for(&client.0.id, channel, id)
+}
+
+/// The same checks for a conversation named outside the path (the OTP grant).
+pub(super) fn address_for(client_id: &str, channel: String, id: String) -> Result<Address, ApiError> {
     let channel_ok = !channel.is_empty()
         && channel.len() <= MAX_CHANNEL_CHARS
         && channel.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
@@ -45,7 +50,7 @@ fn address(client: &BotClient, (channel, id): (String, String)) -> Result<Addres
     if id.is_empty() || id.chars().count() > MAX_CONVERSATION_ID_CHARS || id.chars().any(char::is_control) {
         return Err(ApiError::InvalidRequest("conversation id must have 1 to 256 printable characters".into()));
     }
-    Ok(Address { client_id: client.0.id.clone(), channel, external_id: id })
+    Ok(Address { client_id: client_id.to_string(), channel, external_id: id })
 }
 
 async fn state(State(app): State<Arc<AppState>>, client: BotClient, Path(path): Path<(String, String)>) -> Reply {

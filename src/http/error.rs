@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::FlowError;
 use crate::domain::clients::ClientError;
+use crate::domain::grants::GrantError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -30,6 +31,13 @@ pub enum ApiError {
     /// Conversation steps: status per variant below.
     #[error(transparent)]
     Flow(#[from] FlowError),
+    /// 400 `unsupported_grant_type`.
+    #[error("grant_type must be client_credentials, refresh_token or urn:doorman:params:oauth:grant-type:otp")]
+    UnsupportedGrantType,
+    /// 400 `invalid_grant`, `invalid_scope` or `unauthorized_client`. A refused OTP grant
+    /// is `invalid_grant` with the flow's own code in `reason` (and its extra fields).
+    #[error(transparent)]
+    Grant(#[from] GrantError),
     /// 500, logged with its detail.
     #[error("internal error: {0}")]
     Internal(String),
@@ -47,7 +55,6 @@ impl From<ClientError> for ApiError {
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, Map<String, Value>) {
         use FlowError as F;
-        let extra = |key: &str, value: u32| Map::from_iter([(key.to_string(), json!(value))]);
         let none = Map::new();
         match self {
             ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request", none),
@@ -59,42 +66,60 @@ impl ApiError {
             ApiError::Internal(_) | ApiError::Flow(F::Internal(_)) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none)
             }
-            ApiError::Flow(flow) => match flow {
-                F::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request", none),
-                F::UnknownFlow => (StatusCode::NOT_FOUND, "unknown_flow", none),
-                F::FlowNotAllowed => (StatusCode::FORBIDDEN, "flow_not_allowed", none),
-                F::NoPendingChallenge => (StatusCode::CONFLICT, "no_pending_challenge", none),
-                F::AlreadyAuthenticated => (StatusCode::CONFLICT, "already_authenticated", none),
-                F::NotAuthenticated => (StatusCode::CONFLICT, "not_authenticated", none),
-                F::UnknownIdentifier { attempts_remaining } => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_identifier",
-                    extra("attempts_remaining", *attempts_remaining),
-                ),
-                F::InvalidCode { attempts_remaining } => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", extra("attempts_remaining", *attempts_remaining))
+            ApiError::Flow(flow) => flow_parts(flow),
+            ApiError::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type", none),
+            ApiError::Grant(GrantError::InvalidGrant(_)) => (StatusCode::BAD_REQUEST, "invalid_grant", none),
+            ApiError::Grant(GrantError::InvalidScope(_)) => (StatusCode::BAD_REQUEST, "invalid_scope", none),
+            ApiError::Grant(GrantError::UnauthorizedClient(_) | GrantError::Flow(F::FlowNotAllowed)) => {
+                (StatusCode::BAD_REQUEST, "unauthorized_client", none)
+            }
+            ApiError::Grant(GrantError::Flow(flow)) => match flow_parts(flow) {
+                (status, code, extra) if status.is_server_error() || code == "invalid_request" => (status, code, extra),
+                (_, code, mut extra) => {
+                    extra.insert("reason".into(), json!(code));
+                    (StatusCode::BAD_REQUEST, "invalid_grant", extra)
                 }
-                F::ExpiredCode => (StatusCode::UNPROCESSABLE_ENTITY, "expired_code", none),
-                F::TooManyAttempts => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "too_many_attempts", extra("attempts_remaining", 0))
-                }
-                F::NoDeliveryMethod => (StatusCode::UNPROCESSABLE_ENTITY, "no_delivery_method", none),
-                F::Locked { .. } => (StatusCode::TOO_MANY_REQUESTS, "locked", none),
-                F::TooManySends => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
-                F::ResendTooSoon { .. } => (StatusCode::TOO_MANY_REQUESTS, "resend_too_soon", none),
-                F::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", none),
-                F::Internal(_) => unreachable!("matched above"),
             },
         }
     }
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::Flow(FlowError::Locked { retry_after } | FlowError::ResendTooSoon { retry_after }) => {
-                Some(*retry_after)
-            }
+            ApiError::Flow(FlowError::Locked { retry_after } | FlowError::ResendTooSoon { retry_after })
+            | ApiError::Grant(GrantError::Flow(
+                FlowError::Locked { retry_after } | FlowError::ResendTooSoon { retry_after },
+            )) => Some(*retry_after),
             _ => None,
         }
+    }
+}
+
+/// Status, `error` code and extra fields of each conversation-step refusal.
+fn flow_parts(flow: &FlowError) -> (StatusCode, &'static str, Map<String, Value>) {
+    use FlowError as F;
+    let extra = |key: &str, value: u32| Map::from_iter([(key.to_string(), json!(value))]);
+    let none = Map::new();
+    match flow {
+        F::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request", none),
+        F::UnknownFlow => (StatusCode::NOT_FOUND, "unknown_flow", none),
+        F::FlowNotAllowed => (StatusCode::FORBIDDEN, "flow_not_allowed", none),
+        F::NoPendingChallenge => (StatusCode::CONFLICT, "no_pending_challenge", none),
+        F::AlreadyAuthenticated => (StatusCode::CONFLICT, "already_authenticated", none),
+        F::NotAuthenticated => (StatusCode::CONFLICT, "not_authenticated", none),
+        F::UnknownIdentifier { attempts_remaining } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "unknown_identifier", extra("attempts_remaining", *attempts_remaining))
+        }
+        F::InvalidCode { attempts_remaining } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", extra("attempts_remaining", *attempts_remaining))
+        }
+        F::ExpiredCode => (StatusCode::UNPROCESSABLE_ENTITY, "expired_code", none),
+        F::TooManyAttempts => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_attempts", extra("attempts_remaining", 0)),
+        F::NoDeliveryMethod => (StatusCode::UNPROCESSABLE_ENTITY, "no_delivery_method", none),
+        F::Locked { .. } => (StatusCode::TOO_MANY_REQUESTS, "locked", none),
+        F::TooManySends => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
+        F::ResendTooSoon { .. } => (StatusCode::TOO_MANY_REQUESTS, "resend_too_soon", none),
+        F::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", none),
+        F::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none),
     }
 }
 

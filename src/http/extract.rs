@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
@@ -47,14 +47,14 @@ impl FromRequestParts<Arc<AppState>> for BotClient {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
-        let (id, secret) = basic_credentials(parts).ok_or(ApiError::InvalidClient)?;
+        let (id, secret) = basic_credentials(&parts.headers).ok_or(ApiError::InvalidClient)?;
         let client = state.clients.authenticate(&id, &secret, state.auth.clock.as_ref()).await?;
         Ok(BotClient(client))
     }
 }
 
-fn basic_credentials(parts: &Parts) -> Option<(String, String)> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") || encoded.len() > 1024 {
         return None;
@@ -64,4 +64,27 @@ fn basic_credentials(parts: &Parts) -> Option<(String, String)> {
     // bot platforms do not, and doorman's generated secrets need no encoding.
     let (id, secret) = decoded.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
+}
+
+/// An OAuth request body: form-encoded (RFC 6749) or JSON, chosen by `Content-Type`.
+pub struct FormOrJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FormOrJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match mime.as_str() {
+            "application/x-www-form-urlencoded" => match axum::Form::<T>::from_request(req, state).await {
+                Ok(axum::Form(value)) => Ok(FormOrJson(value)),
+                Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge),
+                Err(rejection) => {
+                    Err(ApiError::InvalidRequest(format!("invalid form body: {}", rejection.body_text())))
+                }
+            },
+            "application/json" => Json::<T>::from_request(req, state).await.map(|Json(value)| FormOrJson(value)),
+            _ => Err(ApiError::UnsupportedMediaType),
+        }
+    }
 }

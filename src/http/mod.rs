@@ -2,6 +2,7 @@
 pub mod conversations;
 pub mod error;
 pub mod extract;
+pub mod oauth;
 pub mod well_known;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(well_known::router())
         .merge(conversations::router())
+        .merge(oauth::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))

@@ -30,14 +30,30 @@ async fn jwks(State(app): State<Arc<AppState>>) -> Response {
     response
 }
 
+/// RFC 8414: what this server serves, nothing more. There is no authorization
+/// endpoint (no browser redirects), so no response types.
 async fn metadata(State(app): State<Arc<AppState>>) -> axum::Json<Value> {
     let issuer = app.auth.config.server.public_url.trim_end_matches('/');
     let algorithm = format!("{:?}", app.auth.keys.signer().algorithm);
+    let client_auth = ["client_secret_basic", "client_secret_post"];
+    let mut scopes: Vec<&str> =
+        app.auth.config.clients.iter().flat_map(|c| c.scopes.iter().map(String::as_str)).collect();
+    scopes.sort_unstable();
+    scopes.dedup();
     axum::Json(json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "token_endpoint_auth_methods_supported": client_auth,
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "introspection_endpoint_auth_methods_supported": client_auth,
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "revocation_endpoint_auth_methods_supported": client_auth,
+        "grant_types_supported": super::oauth::GRANT_TYPES,
         "response_types_supported": [],
+        "scopes_supported": scopes,
         "access_token_signing_alg_values_supported": [algorithm],
         "acr_values_supported": ["loa1", "loa2"],
+        "service_documentation": format!("{issuer}/openapi.json"),
     }))
 }

@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod guards;
 pub mod records;
 pub mod sessions;
+pub mod tokens;
 
 use std::time::Duration;
 
