@@ -102,16 +102,7 @@ impl Auth {
 
     /// Ends a session known by its id, with its audit event; false if it was not open.
     pub async fn revoke_session(&self, session_id: &str, reason: &str) -> Result<bool, FlowError> {
-        let Some(session) = self.store.find_session(session_id).await?.filter(|s| s.ended_at.is_none()) else {
-            return Ok(false);
-        };
-        let address = self
-            .store
-            .conversation_address(&session.conversation_id)
-            .await?
-            .ok_or_else(|| FlowError::Internal("session without conversation".into()))?;
-        self.end(&session, reason, &address).await?;
-        Ok(true)
+        Ok(super::ending::end_session_by_id(&self.store, session_id, reason, self.now()).await?)
     }
 
     async fn audit_client(&self, kind: &'static str, client: &Client, detail: Value) -> Result<(), StoreError> {

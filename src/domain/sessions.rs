@@ -33,9 +33,7 @@ impl Auth {
     }
 
     pub(super) async fn end(&self, session: &Session, reason: &str, address: &Address) -> FlowResult<()> {
-        if self.store.end_session(&session.id, reason, self.now()).await? {
-            self.audit("session.ended", address, None, json!({"sid": session.id, "reason": reason})).await?;
-        }
+        super::ending::end_and_audit(&self.store, session, reason, Some(address), self.now()).await?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::domain::FlowError;
+use crate::domain::admin::AdminError;
 use crate::domain::clients::ClientError;
 use crate::domain::grants::GrantError;
 
@@ -31,6 +32,12 @@ pub enum ApiError {
     /// Conversation steps: status per variant below.
     #[error(transparent)]
     Flow(#[from] FlowError),
+    /// 401 `invalid_token` with `WWW-Authenticate: Bearer`: the admin token is missing or wrong.
+    #[error("{0}")]
+    AdminUnauthorized(&'static str),
+    /// Operator requests: 400 `invalid_request`, 404 `not_found`, 409 `conflict`.
+    #[error(transparent)]
+    Admin(#[from] AdminError),
     /// 400 `unsupported_grant_type`.
     #[error("grant_type must be client_credentials, refresh_token or urn:doorman:params:oauth:grant-type:otp")]
     UnsupportedGrantType,
@@ -67,6 +74,13 @@ impl ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none)
             }
             ApiError::Flow(flow) => flow_parts(flow),
+            ApiError::AdminUnauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_token", none),
+            ApiError::Admin(AdminError::Invalid(_)) => (StatusCode::BAD_REQUEST, "invalid_request", none),
+            ApiError::Admin(AdminError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found", none),
+            ApiError::Admin(AdminError::Conflict(_)) => (StatusCode::CONFLICT, "conflict", none),
+            ApiError::Admin(AdminError::Store(_) | AdminError::Hash(_)) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none)
+            }
             ApiError::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type", none),
             ApiError::Grant(GrantError::InvalidGrant(_)) => (StatusCode::BAD_REQUEST, "invalid_grant", none),
             ApiError::Grant(GrantError::InvalidScope(_)) => (StatusCode::BAD_REQUEST, "invalid_scope", none),
@@ -137,7 +151,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(Value::Object(body))).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if status == StatusCode::UNAUTHORIZED {
+        if matches!(self, ApiError::AdminUnauthorized(_)) {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"doorman-admin\""));
+        } else if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"doorman\""));
         }
         if let Some(seconds) = self.retry_after() {

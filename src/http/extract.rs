@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use crate::app::AppState;
@@ -86,5 +87,48 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FormOrJson<T> {
             "application/json" => Json::<T>::from_request(req, state).await.map(|Json(value)| FormOrJson(value)),
             _ => Err(ApiError::UnsupportedMediaType),
         }
+    }
+}
+
+/// `axum::extract::Query` with our error shape.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => Err(ApiError::InvalidRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// The operator, authenticated with `Authorization: Bearer <[admin] token>`. Without a
+/// configured token every admin call is refused.
+pub struct Operator;
+
+impl FromRequestParts<Arc<AppState>> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let Some(expected) = state.auth.config.admin.token.as_ref() else {
+            return Err(ApiError::AdminUnauthorized("the admin API is disabled: no [admin] token is configured"));
+        };
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or(ApiError::AdminUnauthorized("send Authorization: Bearer <admin token>"))?;
+        // Equal-length digests, compared in constant time: neither content nor length leaks.
+        let same: bool = subtle::ConstantTimeEq::ct_eq(
+            &Sha256::digest(presented.as_bytes())[..],
+            &Sha256::digest(expected.expose().as_bytes())[..],
+        )
+        .into();
+        if same { Ok(Operator) } else { Err(ApiError::AdminUnauthorized("wrong admin token")) }
     }
 }

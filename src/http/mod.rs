@@ -1,4 +1,5 @@
 //! The HTTP layer: one module per area, each with its own router, merged here.
+pub mod admin;
 pub mod conversations;
 pub mod error;
 pub mod extract;
@@ -21,6 +22,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(well_known::router())
         .merge(conversations::router())
         .merge(oauth::router())
+        .merge(admin::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))

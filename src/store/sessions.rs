@@ -80,32 +80,9 @@ pub enum SessionsOf {
     Client(String),
 }
 
-impl SessionsOf {
-    fn condition(&self) -> (&'static str, sea_orm::Value) {
-        match self {
-            SessionsOf::Record(id) => ("record_id", (*id).into()),
-            SessionsOf::Client(id) => ("client_id", id.clone().into()),
-        }
-    }
-}
-
 impl Store {
     pub async fn find_session(&self, id: &str) -> StoreResult<Option<Session>> {
         Ok(entity::session::Entity::find_by_id(id.to_string()).one(self.db()).await?)
-    }
-
-    /// Ends every open session of `whose` in one statement; returns the ended ids.
-    pub async fn end_sessions_of(&self, whose: &SessionsOf, reason: &str, now: Millis) -> StoreResult<Vec<String>> {
-        let (column, value) = whose.condition();
-        let stmt = self.sql(
-            &format!(
-                "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE {column} = $3 AND ended_at IS NULL
-                 RETURNING id"
-            ),
-            [now.into(), reason.into(), value],
-        );
-        let rows = self.db().query_all_raw(stmt).await?;
-        rows.iter().map(|r| Ok(r.try_get::<String>("", "id")?)).collect()
     }
 
     /// The newest sessions of `whose`, open ones only unless `include_ended`.

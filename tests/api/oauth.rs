@@ -55,10 +55,13 @@ async fn client_secret_post_and_json_bodies_work() {
     assert_eq!(response.json::<Value>().await.unwrap()["scope"], "payroll.read");
 }
 
+/// Form parameters, credentials, expected status and `error`.
+type Case<'a> = (&'a [(&'a str, &'a str)], (&'a str, &'a str), u16, &'a str);
+
 #[tokio::test]
 async fn bad_token_requests_get_rfc_6749_errors() {
     let app = spawn_app_with(SCOPED).await;
-    let cases: Vec<(&[(&str, &str)], (&str, &str), u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (&[("grant_type", "client_credentials"), ("scope", "admin")], BOT, 400, "invalid_scope"),
         (&[("grant_type", "client_credentials")], OTHER_BOT, 400, "unauthorized_client"),
         (&[("grant_type", "client_credentials")], ("hr-bot", "wrong"), 401, "invalid_client"),
