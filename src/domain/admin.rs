@@ -233,3 +233,10 @@ impl Admin<'_> {
         Ok((rows, next))
     }
 }
+
+/// An RFC 3339 time given to a filter named `name`.
+pub fn parse_time(name: &str, text: &str) -> Result<Millis, AdminError> {
+    let time = humantime::parse_rfc3339_weak(text)
+        .map_err(|_| AdminError::Invalid(format!("{name} must be an RFC 3339 time like 2026-11-22T10:00:00Z")))?;
+    Ok(crate::clock::millis(time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default()))
+}

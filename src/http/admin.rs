@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::extract::{Json, Operator, Query};
 use crate::app::AppState;
 use crate::config::DirectoryConfig;
-use crate::domain::admin::{Admin, AdminError, AuditRow, ClientSecret, ClientView, SessionRow, Whose};
+use crate::domain::admin::{Admin, AdminError, AuditRow, ClientSecret, ClientView, SessionRow, Whose, parse_time};
 use crate::domain::records::{self, ImportError, JsonRecord};
 use crate::store::audit::AuditFilter;
 use crate::store::records::Record;
@@ -287,11 +287,4 @@ pub async fn audit(
     };
     let (events, next) = admin(&app).audit(&filter, query.limit.unwrap_or(100)).await?;
     Ok(axum::Json(json!({"events": events, "next_before": next})))
-}
-
-pub(crate) fn parse_time(name: &str, text: &str) -> Result<i64, AdminError> {
-    let time = humantime::parse_rfc3339_weak(text)
-        .map_err(|_| AdminError::Invalid(format!("{name} must be an RFC 3339 time like 2026-11-22T10:00:00Z")))?;
-    let since_epoch = time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Ok(crate::clock::millis(since_epoch))
 }
