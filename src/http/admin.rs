@@ -80,7 +80,7 @@ fn yes() -> bool {
     true
 }
 
-#[utoipa::path(put, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", request_body = RecordBody,
+#[utoipa::path(put, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", security(("admin_token" = [])), request_body = RecordBody,
     responses((status = 200, body = RecordView), (status = 400), (status = 401), (status = 404)))]
 pub async fn put_record(
     _: Operator,
@@ -96,7 +96,7 @@ pub async fn put_record(
     Ok(axum::Json(record.ok_or_else(|| ApiError::Internal("record vanished".into()))?.into()))
 }
 
-#[utoipa::path(get, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin",
+#[utoipa::path(get, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", security(("admin_token" = [])),
     responses((status = 200, body = RecordView), (status = 401), (status = 404)))]
 pub async fn get_record(
     _: Operator,
@@ -108,7 +108,7 @@ pub async fn get_record(
     Ok(axum::Json(record.ok_or_else(|| AdminError::NotFound(format!("no record `{dir}/{key}`")))?.into()))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin",
+#[utoipa::path(delete, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", security(("admin_token" = [])),
     responses((status = 204, description = "deleted; its sessions ended"), (status = 401), (status = 404)))]
 pub async fn delete_record(
     _: Operator,
@@ -123,7 +123,7 @@ pub async fn delete_record(
 }
 
 /// Bulk import: `text/csv` or `application/x-ndjson` (JSONL), the CLI's formats and rules.
-#[utoipa::path(post, path = "/admin/v1/directories/{dir}/records", tag = "admin",
+#[utoipa::path(post, path = "/admin/v1/directories/{dir}/records", tag = "admin", security(("admin_token" = [])),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, description = "{\"imported\": n}"), (status = 400, description = "a bad row; nothing was imported"), (status = 401), (status = 415)))]
 pub async fn import_records(
@@ -166,7 +166,7 @@ pub struct NewClient {
     scopes: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/admin/v1/clients", tag = "admin", request_body = NewClient,
+#[utoipa::path(post, path = "/admin/v1/clients", tag = "admin", security(("admin_token" = [])), request_body = NewClient,
     responses((status = 201, body = ClientSecret, description = "the secret is shown this once"), (status = 400), (status = 401), (status = 409)))]
 pub async fn create_client(
     _: Operator,
@@ -177,12 +177,12 @@ pub async fn create_client(
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
-#[utoipa::path(get, path = "/admin/v1/clients", tag = "admin", responses((status = 200, body = Vec<ClientView>), (status = 401)))]
+#[utoipa::path(get, path = "/admin/v1/clients", tag = "admin", security(("admin_token" = [])), responses((status = 200, body = Vec<ClientView>), (status = 401)))]
 pub async fn list_clients(_: Operator, State(app): State<Arc<AppState>>) -> Result<axum::Json<Value>, ApiError> {
     Ok(axum::Json(json!({"clients": admin(&app).list_clients().await?})))
 }
 
-#[utoipa::path(post, path = "/admin/v1/clients/{id}/disable", tag = "admin",
+#[utoipa::path(post, path = "/admin/v1/clients/{id}/disable", tag = "admin", security(("admin_token" = [])),
     responses((status = 204, description = "disabled; its sessions ended"), (status = 401), (status = 404), (status = 409)))]
 pub async fn disable_client(
     _: Operator,
@@ -194,7 +194,7 @@ pub async fn disable_client(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/admin/v1/clients/{id}/rotate", tag = "admin",
+#[utoipa::path(post, path = "/admin/v1/clients/{id}/rotate", tag = "admin", security(("admin_token" = [])),
     responses((status = 200, body = ClientSecret, description = "the new secret, shown this once"), (status = 401), (status = 404), (status = 409)))]
 pub async fn rotate_client(
     _: Operator,
@@ -222,7 +222,7 @@ impl SessionQuery {
     }
 }
 
-#[utoipa::path(get, path = "/admin/v1/sessions", tag = "admin", params(SessionQuery),
+#[utoipa::path(get, path = "/admin/v1/sessions", tag = "admin", security(("admin_token" = [])), params(SessionQuery),
     responses((status = 200, body = Vec<SessionRow>), (status = 400), (status = 401), (status = 404)))]
 pub async fn list_sessions(
     _: Operator,
@@ -233,7 +233,7 @@ pub async fn list_sessions(
     Ok(axum::Json(json!({"sessions": sessions})))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/sessions", tag = "admin", params(SessionQuery),
+#[utoipa::path(delete, path = "/admin/v1/sessions", tag = "admin", security(("admin_token" = [])), params(SessionQuery),
     responses((status = 200, description = "{\"revoked\": n}"), (status = 400), (status = 401), (status = 404)))]
 pub async fn revoke_sessions(
     _: Operator,
@@ -243,7 +243,7 @@ pub async fn revoke_sessions(
     Ok(axum::Json(json!({"revoked": admin(&app).revoke_sessions(query.whose()).await?})))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/sessions/{id}", tag = "admin",
+#[utoipa::path(delete, path = "/admin/v1/sessions/{id}", tag = "admin", security(("admin_token" = [])),
     responses((status = 204), (status = 401), (status = 404)))]
 pub async fn revoke_session(
     _: Operator,
@@ -270,7 +270,7 @@ pub struct AuditQuery {
     limit: Option<u64>,
 }
 
-#[utoipa::path(get, path = "/admin/v1/audit", tag = "admin", params(AuditQuery),
+#[utoipa::path(get, path = "/admin/v1/audit", tag = "admin", security(("admin_token" = [])), params(AuditQuery),
     responses((status = 200, body = Vec<AuditRow>, description = "{\"events\": [...], \"next_before\": id or null}, newest first"), (status = 400), (status = 401)))]
 pub async fn audit(
     _: Operator,

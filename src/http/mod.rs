@@ -4,6 +4,7 @@ pub mod conversations;
 pub mod error;
 pub mod extract;
 pub mod oauth;
+pub mod openapi;
 pub mod well_known;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(conversations::router())
         .merge(oauth::router())
         .merge(admin::router())
+        .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))

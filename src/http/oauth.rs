@@ -65,7 +65,7 @@ pub struct TokenResponse {
 
 const MAX_PARAM_CHARS: usize = 4096;
 
-#[utoipa::path(post, path = "/oauth/token", tag = "oauth",
+#[utoipa::path(post, path = "/oauth/token", tag = "oauth", security(("basic" = [])),
     request_body(content = OAuthParams, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = TokenResponse), (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type"), (status = 401, description = "invalid_client")))]
 pub async fn token(
@@ -118,7 +118,7 @@ fn token_response(state: ConversationState) -> Result<TokenResponse, ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
+#[utoipa::path(post, path = "/oauth/introspect", tag = "oauth", security(("basic" = [])),
     request_body(content = OAuthParams, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "RFC 7662: the token's claims with active: true, or exactly {\"active\": false}"), (status = 401, description = "invalid_client")))]
 pub async fn introspect(
@@ -132,7 +132,7 @@ pub async fn introspect(
     Ok(axum::Json(answer.unwrap_or_else(|| json!({"active": false}))))
 }
 
-#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth",
+#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth", security(("basic" = [])),
     request_body(content = OAuthParams, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "RFC 7009: revoked, or not this client's token (nothing is told)"), (status = 401, description = "invalid_client")))]
 pub async fn revoke(

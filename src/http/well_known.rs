@@ -12,17 +12,25 @@ use crate::app::AppState;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/healthz", get(|| async { StatusCode::OK }))
+        .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/oauth-authorization-server", get(metadata))
-        .route("/.well-known/openid-configuration", get(metadata))
+        .route("/.well-known/openid-configuration", get(openid_configuration))
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "public", responses((status = 200, description = "the process is up")))]
+async fn health() -> StatusCode {
+    StatusCode::OK
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "public",
+    responses((status = 200, description = "the database answers"), (status = 503, description = "it does not")))]
 async fn ready(State(app): State<Arc<AppState>>) -> StatusCode {
     if app.auth.store.ping().await { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }
 }
 
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "public", responses((status = 200, description = "RFC 7517 key set")))]
 async fn jwks(State(app): State<Arc<AppState>>) -> Response {
     let mut response = axum::Json(app.auth.keys.jwks()).into_response();
     // Short enough that a rotation reaches validators quickly.
@@ -32,6 +40,8 @@ async fn jwks(State(app): State<Arc<AppState>>) -> Response {
 
 /// RFC 8414: what this server serves, nothing more. There is no authorization
 /// endpoint (no browser redirects), so no response types.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "public",
+    responses((status = 200, description = "RFC 8414 metadata")))]
 async fn metadata(State(app): State<Arc<AppState>>) -> axum::Json<Value> {
     let issuer = app.auth.config.server.public_url.trim_end_matches('/');
     let algorithm = format!("{:?}", app.auth.keys.signer().algorithm);
@@ -56,4 +66,10 @@ async fn metadata(State(app): State<Arc<AppState>>) -> axum::Json<Value> {
         "acr_values_supported": ["loa1", "loa2"],
         "service_documentation": format!("{issuer}/openapi.json"),
     }))
+}
+
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "public",
+    responses((status = 200, description = "the same document as /.well-known/oauth-authorization-server")))]
+async fn openid_configuration(state: State<Arc<AppState>>) -> axum::Json<Value> {
+    metadata(state).await
 }

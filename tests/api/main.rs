@@ -10,6 +10,7 @@ mod helpers;
 mod introspection;
 mod lockouts;
 mod oauth;
+mod openapi;
 mod operator_cli;
 mod resend;
 mod restart;
