@@ -70,9 +70,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", none),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", none),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", none),
-            ApiError::Internal(_) | ApiError::Flow(F::Internal(_)) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none)
-            }
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none),
             ApiError::Flow(flow) => flow_parts(flow),
             ApiError::AdminUnauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_token", none),
             ApiError::Admin(AdminError::Invalid(_)) => (StatusCode::BAD_REQUEST, "invalid_request", none),

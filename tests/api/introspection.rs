@@ -137,25 +137,12 @@ async fn introspection_and_revocation_need_client_authentication() {
 #[tokio::test]
 async fn metadata_is_complete_and_names_only_what_is_served() {
     let app = spawn_app_with(SCOPED).await;
-    let metadata: Value = app
-        .http
-        .get(format!("{}/.well-known/oauth-authorization-server", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let same: Value = app
-        .http
-        .get(format!("{}/.well-known/openid-configuration", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(metadata, same);
+    let mut documents = Vec::new();
+    for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
+        documents.push(app.http.get(format!("{}{path}", app.url)).send().await.unwrap().json::<Value>().await.unwrap());
+    }
+    assert_eq!(documents[0], documents[1], "the same document at both addresses");
+    let metadata = &documents[0];
     assert_eq!(
         metadata["grant_types_supported"],
         json!(["client_credentials", "refresh_token", "urn:doorman:params:oauth:grant-type:otp"])
@@ -163,7 +150,7 @@ async fn metadata_is_complete_and_names_only_what_is_served() {
     assert_eq!(metadata["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
     assert_eq!(metadata["scopes_supported"], json!(["payroll.read", "schedule.read"]));
     for key in ["token_endpoint", "introspection_endpoint", "revocation_endpoint"] {
-        let path = text(&metadata, key).strip_prefix("http://doorman.test").unwrap().to_string();
+        let path = text(metadata, key).strip_prefix("http://doorman.test").unwrap().to_string();
         let response = app.oauth(&path, BOT, &[("token", "x"), ("grant_type", "client_credentials")]).await;
         assert_eq!(response.status(), 200, "{key} is served at {path}");
     }
