@@ -2,6 +2,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
+mod m20261122_000002_revoked_tokens;
 mod m20261122_040000_send_counters;
 
 pub struct Migrator;
@@ -9,6 +10,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_initial::Migration), Box::new(m20261122_040000_send_counters::Migration)]
+        vec![
+            Box::new(m20261122_000001_initial::Migration),
+            Box::new(m20261122_000002_revoked_tokens::Migration),
+            Box::new(m20261122_040000_send_counters::Migration),
+        ]
     }
 }

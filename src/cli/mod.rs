@@ -1,6 +1,7 @@
 //! Command-line interface (DESIGN.md §3). Exit codes: 0 ok, 1 runtime failure,
 //! 2 bad usage or configuration, with a one-line reason.
 mod import;
+mod operate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,12 +10,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app::{AppState, Edges};
-use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Algorithm, Config};
-use crate::crypto::random_token;
-use crate::domain::ClientAuth;
 use crate::store::Store;
-use crate::store::clients::StoredClient;
 
 #[derive(Parser)]
 #[command(name = "doorman", version, about = "Auth gateway for chat bots and phonebots")]
@@ -46,12 +43,22 @@ enum Command {
     /// Manage bot clients.
     Clients {
         #[command(subcommand)]
-        command: ClientsCommand,
+        command: operate::ClientsCommand,
+    },
+    /// List and revoke sessions.
+    Sessions {
+        #[command(subcommand)]
+        command: operate::SessionsCommand,
+    },
+    /// Read the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: operate::AuditCommand,
     },
 }
 
 #[derive(clap::Args)]
-struct ConfigArg {
+pub(crate) struct ConfigArg {
     /// TOML configuration file; without it doorman runs on its embedded defaults.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -76,19 +83,6 @@ enum KeyAlg {
     Rs256,
     #[value(name = "EdDSA", alias = "eddsa")]
     EdDsa,
-}
-
-#[derive(Subcommand)]
-enum ClientsCommand {
-    /// Create a client; prints its client_id and client_secret once.
-    Create {
-        name: String,
-        /// Comma-separated flow names the client may use.
-        #[arg(long, value_delimiter = ',')]
-        flows: Vec<String>,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
 }
 
 /// A failure with the exit code it maps to.
@@ -153,9 +147,9 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             let config = load_config(&config)?;
             import::run(&config, &directory, &file, format).await
         }
-        Command::Clients { command: ClientsCommand::Create { name, flows, config } } => {
-            create_client(&load_config(&config)?, name, flows).await
-        }
+        Command::Clients { command } => operate::clients(command).await,
+        Command::Sessions { command } => operate::sessions(command).await,
+        Command::Audit { command } => operate::audit(command).await,
     }
 }
 
@@ -189,31 +183,4 @@ async fn shutdown_signal() {
         _ = interrupt => {},
         _ = terminate.recv() => {},
     }
-}
-
-async fn create_client(config: &Config, name: String, flows: Vec<String>) -> Result<(), Failure> {
-    let valid_name = !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !valid_name {
-        return Err(Failure::Usage("NAME must be 1 to 64 characters of letters, digits, - and _".into()));
-    }
-    if let Some(flow) = flows.iter().find(|f| config.flow(f).is_none()) {
-        return Err(Failure::Usage(format!("--flows: no flow named `{flow}` is configured")));
-    }
-    if config.clients.iter().any(|c| c.id == name) {
-        return Err(Failure::Usage(format!("client `{name}` is declared in the configuration file")));
-    }
-    let store = connect(config).await?;
-    let auth = ClientAuth::new(store.clone()).await.map_err(|e| Failure::Runtime(e.to_string()))?;
-    let secret = random_token(32);
-    let secret_hash = auth.hasher().hash(secret.clone()).await.map_err(|e| Failure::Runtime(e.to_string()))?;
-    let client = StoredClient { id: name.clone(), secret_hash, flows, scopes: Vec::new(), active: true };
-    if !store.create_client(&client, SystemClock.now()).await.map_err(|e| Failure::Runtime(e.to_string()))? {
-        return Err(Failure::Usage(format!("client `{name}` already exists")));
-    }
-    println!("client_id={name}");
-    println!("client_secret={secret}");
-    eprintln!("The secret is shown only this once; doorman keeps only its hash.");
-    Ok(())
 }

@@ -1,13 +1,19 @@
 //! The conversation state machine, OTP challenges, sessions and tokens. Handlers call
 //! [`Auth`]; it talks to the store and the delivery edge and knows nothing of HTTP.
+pub mod admin;
 pub mod clients;
+pub mod ending;
 pub mod error;
+pub mod grants;
 pub mod identifier;
+mod introspection;
 mod login;
+pub mod records;
 mod sending;
 mod sessions;
 mod state;
 mod tokens;
+pub mod validate;
 
 use std::sync::Arc;
 

@@ -32,10 +32,8 @@ impl Auth {
         Ok(None)
     }
 
-    async fn end(&self, session: &Session, reason: &str, address: &Address) -> FlowResult<()> {
-        if self.store.end_session(&session.id, reason, self.now()).await? {
-            self.audit("session.ended", address, None, json!({"sid": session.id, "reason": reason})).await?;
-        }
+    pub(super) async fn end(&self, session: &Session, reason: &str, address: &Address) -> FlowResult<()> {
+        super::ending::end_and_audit(&self.store, session, reason, Some(address), self.now()).await?;
         Ok(())
     }
 
@@ -113,6 +111,19 @@ impl Auth {
         let now = self.now();
         let conversation = self.store.find_conversation(address).await?.ok_or(FlowError::NotAuthenticated)?;
         let session = self.live_session(&conversation, address, now).await?.ok_or(FlowError::NotAuthenticated)?;
+        self.refresh_session(session, address, now, false).await
+    }
+
+    /// Fresh tokens for a live session at `now`; counts as activity. A record gone
+    /// inactive ends the session instead. `rotate` also issues a new refresh token (the
+    /// OAuth refresh grant); the conversation API's `token` does not need one.
+    pub(super) async fn refresh_session(
+        &self,
+        session: Session,
+        address: &Address,
+        now: Millis,
+        rotate: bool,
+    ) -> FlowResult<ConversationState> {
         if !self.store.touch_session(&session.id, now).await? {
             return Err(FlowError::NotAuthenticated);
         }
@@ -124,7 +135,7 @@ impl Auth {
             }
         };
         let session = Session { last_activity: now, ..session };
-        let tokens = self.issue_tokens(&session, &record, address, now, false).await?;
+        let tokens = self.issue_tokens(&session, &record, address, now, rotate).await?;
         Ok(authenticated_view(&session, &record, Some(tokens)))
     }
 

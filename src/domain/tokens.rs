@@ -70,11 +70,7 @@ impl Auth {
             flow: session.flow.clone(),
             fields: claim_fields,
         };
-        let key = self.keys.signer();
-        let mut header = Header::new(key.algorithm);
-        header.typ = Some("at+jwt".into());
-        header.kid = Some(key.kid.clone());
-        let access_token = encode(&header, &claims, &key.encoding)?;
+        let access_token = self.sign(&claims)?;
         let refresh_token = if refresh && self.config.tokens.refresh_tokens {
             let token = random_token(32);
             self.store.insert_refresh_token(&session.id, sha256_hex(token.as_bytes()), now).await?;
@@ -95,5 +91,14 @@ impl Auth {
             expires_in: (claims.exp - now.div_euclid(1000)).max(0) as u64,
             refresh_token,
         })
+    }
+
+    /// An RFC 9068 JWT of `claims`, signed by the current signing key.
+    pub(super) fn sign(&self, claims: &impl Serialize) -> Result<String, jsonwebtoken::errors::Error> {
+        let key = self.keys.signer();
+        let mut header = Header::new(key.algorithm);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(key.kid.clone());
+        encode(&header, claims, &key.encoding)
     }
 }

@@ -37,6 +37,11 @@ type Reply = Result<axum::Json<ConversationState>, ApiError>;
 /// The conversation address, checked: channels are short lowercase names, ids are
 /// printable and bounded.
 fn address(client: &BotClient, (channel, id): (String, String)) -> Result<Address, ApiError> {
+    address_for(&client.0.id, channel, id)
+}
+
+/// The same checks for a conversation named outside the path (the OTP grant).
+pub(super) fn address_for(client_id: &str, channel: String, id: String) -> Result<Address, ApiError> {
     let channel_ok = !channel.is_empty()
         && channel.len() <= MAX_CHANNEL_CHARS
         && channel.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
@@ -46,9 +51,11 @@ fn address(client: &BotClient, (channel, id): (String, String)) -> Result<Addres
     if id.is_empty() || id.chars().count() > MAX_CONVERSATION_ID_CHARS || id.chars().any(char::is_control) {
         return Err(ApiError::InvalidRequest("conversation id must have 1 to 256 printable characters".into()));
     }
-    Ok(Address { client_id: client.0.id.clone(), channel, external_id: id })
+    Ok(Address { client_id: client_id.to_string(), channel, external_id: id })
 }
 
+#[utoipa::path(get, path = "/v1/conversations/{channel}/{id}", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),
+    responses((status = 200, description = "the state object, without tokens"), (status = 401, description = "invalid_client")))]
 async fn state(State(app): State<Arc<AppState>>, client: BotClient, Path(path): Path<(String, String)>) -> Reply {
     let address = address(&client, path)?;
     Ok(axum::Json(app.auth.state(&address).await?))
@@ -63,6 +70,9 @@ struct IdentifyBody {
     method: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/identify", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),
+    request_body(content = Object, description = "{\"flow\", \"identifier\", \"locale\"?}"),
+    responses((status = 200, description = "pending, or authenticated with tokens when the flow needs no OTP"), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422), (status = 429), (status = 502)))]
 async fn identify(
     State(app): State<Arc<AppState>>,
     client: BotClient,
@@ -93,6 +103,9 @@ struct VerifyBody {
     code: String,
 }
 
+#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/verify", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),
+    request_body(content = Object, description = "{\"code\"}"),
+    responses((status = 200, description = "authenticated, with tokens"), (status = 401), (status = 409), (status = 422), (status = 429)))]
 async fn verify(
     State(app): State<Arc<AppState>>,
     client: BotClient,
@@ -103,16 +116,22 @@ async fn verify(
     Ok(axum::Json(app.auth.verify(&client.0, &address, &body.code).await?))
 }
 
+#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/resend", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),
+    responses((status = 200, description = "pending, with a new code"), (status = 401), (status = 409), (status = 429), (status = 502)))]
 async fn resend(State(app): State<Arc<AppState>>, client: BotClient, Path(path): Path<(String, String)>) -> Reply {
     let address = address(&client, path)?;
     Ok(axum::Json(app.auth.resend(&client.0, &address).await?))
 }
 
+#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/token", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),
+    responses((status = 200, description = "authenticated, with a fresh access token"), (status = 401), (status = 409)))]
 async fn token(State(app): State<Arc<AppState>>, client: BotClient, Path(path): Path<(String, String)>) -> Reply {
     let address = address(&client, path)?;
     Ok(axum::Json(app.auth.token(&address).await?))
 }
 
+#[utoipa::path(delete, path = "/v1/conversations/{channel}/{id}", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),
+    responses((status = 204, description = "challenge cancelled, session ended"), (status = 401)))]
 async fn cancel(
     State(app): State<Arc<AppState>>,
     client: BotClient,

@@ -5,7 +5,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::domain::FlowError;
+use crate::domain::admin::AdminError;
 use crate::domain::clients::ClientError;
+use crate::domain::grants::GrantError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -30,6 +32,19 @@ pub enum ApiError {
     /// Conversation steps: status per variant below.
     #[error(transparent)]
     Flow(#[from] FlowError),
+    /// 401 `invalid_token` with `WWW-Authenticate: Bearer`: the admin token is missing or wrong.
+    #[error("{0}")]
+    AdminUnauthorized(&'static str),
+    /// Operator requests: 400 `invalid_request`, 404 `not_found`, 409 `conflict`.
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    /// 400 `unsupported_grant_type`.
+    #[error("grant_type must be client_credentials, refresh_token or urn:doorman:params:oauth:grant-type:otp")]
+    UnsupportedGrantType,
+    /// 400 `invalid_grant`, `invalid_scope` or `unauthorized_client`. A refused OTP grant
+    /// is `invalid_grant` with the flow's own code in `reason` (and its extra fields).
+    #[error(transparent)]
+    Grant(#[from] GrantError),
     /// 500, logged with its detail.
     #[error("internal error: {0}")]
     Internal(String),
@@ -47,7 +62,6 @@ impl From<ClientError> for ApiError {
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, Map<String, Value>) {
         use FlowError as F;
-        let extra = |key: &str, value: u32| Map::from_iter([(key.to_string(), json!(value))]);
         let none = Map::new();
         match self {
             ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request", none),
@@ -56,51 +70,78 @@ impl ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", none),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", none),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", none),
-            ApiError::Internal(_) | ApiError::Flow(F::Internal(_)) => {
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none),
+            ApiError::Flow(flow) => flow_parts(flow),
+            ApiError::AdminUnauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_token", none),
+            ApiError::Admin(AdminError::Invalid(_)) => (StatusCode::BAD_REQUEST, "invalid_request", none),
+            ApiError::Admin(AdminError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found", none),
+            ApiError::Admin(AdminError::Conflict(_)) => (StatusCode::CONFLICT, "conflict", none),
+            ApiError::Admin(AdminError::Store(_) | AdminError::Hash(_)) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none)
             }
-            ApiError::Flow(flow) => match flow {
-                F::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request", none),
-                F::UnknownFlow => (StatusCode::NOT_FOUND, "unknown_flow", none),
-                F::FlowNotAllowed => (StatusCode::FORBIDDEN, "flow_not_allowed", none),
-                F::NoPendingChallenge => (StatusCode::CONFLICT, "no_pending_challenge", none),
-                F::AlreadyAuthenticated => (StatusCode::CONFLICT, "already_authenticated", none),
-                F::NotAuthenticated => (StatusCode::CONFLICT, "not_authenticated", none),
-                F::UnknownIdentifier { attempts_remaining } => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_identifier",
-                    extra("attempts_remaining", *attempts_remaining),
-                ),
-                F::InvalidCode { attempts_remaining } => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", extra("attempts_remaining", *attempts_remaining))
+            ApiError::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type", none),
+            ApiError::Grant(GrantError::InvalidGrant(_)) => (StatusCode::BAD_REQUEST, "invalid_grant", none),
+            ApiError::Grant(GrantError::InvalidScope(_)) => (StatusCode::BAD_REQUEST, "invalid_scope", none),
+            ApiError::Grant(GrantError::UnauthorizedClient(_) | GrantError::Flow(F::FlowNotAllowed)) => {
+                (StatusCode::BAD_REQUEST, "unauthorized_client", none)
+            }
+            ApiError::Grant(GrantError::Flow(flow)) => match flow_parts(flow) {
+                (status, code, extra) if status.is_server_error() || code == "invalid_request" => (status, code, extra),
+                (_, code, mut extra) => {
+                    extra.insert("reason".into(), json!(code));
+                    (StatusCode::BAD_REQUEST, "invalid_grant", extra)
                 }
-                F::ExpiredCode => (StatusCode::UNPROCESSABLE_ENTITY, "expired_code", none),
-                F::TooManyAttempts => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "too_many_attempts", extra("attempts_remaining", 0))
-                }
-                F::NoDeliveryMethod => (StatusCode::UNPROCESSABLE_ENTITY, "no_delivery_method", none),
-                F::Locked { .. } => (StatusCode::TOO_MANY_REQUESTS, "locked", none),
-                F::TooManySends => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
-                F::ResendTooSoon { .. } => (StatusCode::TOO_MANY_REQUESTS, "resend_too_soon", none),
-                F::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", none),
-                F::DestinationNotAllowed => (StatusCode::UNPROCESSABLE_ENTITY, "destination_not_allowed", none),
-                F::DestinationLimit { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
-                F::SendBudgetExhausted { .. } => (StatusCode::TOO_MANY_REQUESTS, "send_budget_exhausted", none),
-                F::Internal(_) => unreachable!("matched above"),
             },
         }
     }
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::Flow(
-                FlowError::Locked { retry_after }
-                | FlowError::ResendTooSoon { retry_after }
-                | FlowError::DestinationLimit { retry_after }
-                | FlowError::SendBudgetExhausted { retry_after },
-            ) => Some(*retry_after),
+            ApiError::Flow(flow) | ApiError::Grant(GrantError::Flow(flow)) => flow_retry_after(flow),
             _ => None,
         }
+    }
+}
+
+/// Status, `error` code and extra fields of each conversation-step refusal.
+fn flow_parts(flow: &FlowError) -> (StatusCode, &'static str, Map<String, Value>) {
+    use FlowError as F;
+    let extra = |key: &str, value: u32| Map::from_iter([(key.to_string(), json!(value))]);
+    let none = Map::new();
+    match flow {
+        F::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request", none),
+        F::UnknownFlow => (StatusCode::NOT_FOUND, "unknown_flow", none),
+        F::FlowNotAllowed => (StatusCode::FORBIDDEN, "flow_not_allowed", none),
+        F::NoPendingChallenge => (StatusCode::CONFLICT, "no_pending_challenge", none),
+        F::AlreadyAuthenticated => (StatusCode::CONFLICT, "already_authenticated", none),
+        F::NotAuthenticated => (StatusCode::CONFLICT, "not_authenticated", none),
+        F::UnknownIdentifier { attempts_remaining } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "unknown_identifier", extra("attempts_remaining", *attempts_remaining))
+        }
+        F::InvalidCode { attempts_remaining } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", extra("attempts_remaining", *attempts_remaining))
+        }
+        F::ExpiredCode => (StatusCode::UNPROCESSABLE_ENTITY, "expired_code", none),
+        F::TooManyAttempts => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_attempts", extra("attempts_remaining", 0)),
+        F::NoDeliveryMethod => (StatusCode::UNPROCESSABLE_ENTITY, "no_delivery_method", none),
+        F::Locked { .. } => (StatusCode::TOO_MANY_REQUESTS, "locked", none),
+        F::TooManySends => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
+        F::ResendTooSoon { .. } => (StatusCode::TOO_MANY_REQUESTS, "resend_too_soon", none),
+        F::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", none),
+        F::DestinationNotAllowed => (StatusCode::UNPROCESSABLE_ENTITY, "destination_not_allowed", none),
+        F::DestinationLimit { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
+        F::SendBudgetExhausted { .. } => (StatusCode::TOO_MANY_REQUESTS, "send_budget_exhausted", none),
+        F::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none),
+    }
+}
+
+fn flow_retry_after(flow: &FlowError) -> Option<u64> {
+    match flow {
+        FlowError::Locked { retry_after }
+        | FlowError::ResendTooSoon { retry_after }
+        | FlowError::DestinationLimit { retry_after }
+        | FlowError::SendBudgetExhausted { retry_after } => Some(*retry_after),
+        _ => None,
     }
 }
 
@@ -118,7 +159,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(Value::Object(body))).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if status == StatusCode::UNAUTHORIZED {
+        if matches!(self, ApiError::AdminUnauthorized(_)) {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"doorman-admin\""));
+        } else if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"doorman\""));
         }
         if let Some(seconds) = self.retry_after() {

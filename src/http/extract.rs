@@ -5,10 +5,11 @@ use std::sync::Arc;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use crate::app::AppState;
@@ -47,14 +48,14 @@ impl FromRequestParts<Arc<AppState>> for BotClient {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
-        let (id, secret) = basic_credentials(parts).ok_or(ApiError::InvalidClient)?;
+        let (id, secret) = basic_credentials(&parts.headers).ok_or(ApiError::InvalidClient)?;
         let client = state.clients.authenticate(&id, &secret, state.auth.clock.as_ref()).await?;
         Ok(BotClient(client))
     }
 }
 
-fn basic_credentials(parts: &Parts) -> Option<(String, String)> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") || encoded.len() > 1024 {
         return None;
@@ -64,4 +65,70 @@ fn basic_credentials(parts: &Parts) -> Option<(String, String)> {
     // bot platforms do not, and doorman's generated secrets need no encoding.
     let (id, secret) = decoded.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
+}
+
+/// An OAuth request body: form-encoded (RFC 6749) or JSON, chosen by `Content-Type`.
+pub struct FormOrJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FormOrJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match mime.as_str() {
+            "application/x-www-form-urlencoded" => match axum::Form::<T>::from_request(req, state).await {
+                Ok(axum::Form(value)) => Ok(FormOrJson(value)),
+                Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge),
+                Err(rejection) => {
+                    Err(ApiError::InvalidRequest(format!("invalid form body: {}", rejection.body_text())))
+                }
+            },
+            "application/json" => Json::<T>::from_request(req, state).await.map(|Json(value)| FormOrJson(value)),
+            _ => Err(ApiError::UnsupportedMediaType),
+        }
+    }
+}
+
+/// `axum::extract::Query` with our error shape.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => Err(ApiError::InvalidRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// The operator, authenticated with `Authorization: Bearer <[admin] token>`. Without a
+/// configured token every admin call is refused.
+pub struct Operator;
+
+impl FromRequestParts<Arc<AppState>> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let Some(expected) = state.auth.config.admin.token.as_ref() else {
+            return Err(ApiError::AdminUnauthorized("the admin API is disabled: no [admin] token is configured"));
+        };
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or(ApiError::AdminUnauthorized("send Authorization: Bearer <admin token>"))?;
+        // Equal-length digests, compared in constant time: neither content nor length leaks.
+        let same: bool = subtle::ConstantTimeEq::ct_eq(
+            &Sha256::digest(presented.as_bytes())[..],
+            &Sha256::digest(expected.expose().as_bytes())[..],
+        )
+        .into();
+        if same { Ok(Operator) } else { Err(ApiError::AdminUnauthorized("wrong admin token")) }
+    }
 }

@@ -1,7 +1,10 @@
 //! The HTTP layer: one module per area, each with its own router, merged here.
+pub mod admin;
 pub mod conversations;
 pub mod error;
 pub mod extract;
+pub mod oauth;
+pub mod openapi;
 pub mod well_known;
 
 use std::sync::Arc;
@@ -19,6 +22,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(well_known::router())
         .merge(conversations::router())
+        .merge(oauth::router())
+        .merge(admin::router())
+        .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))

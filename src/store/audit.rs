@@ -83,6 +83,12 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Command>) {
 }
 
 impl Store {
+    /// Writes one event at once, for the rare operator and revocation paths that have
+    /// no [`AuditLog`] at hand.
+    pub async fn append_audit(&self, event: AuditEvent, at: Millis) -> StoreResult<()> {
+        self.insert_audit_batch(&[(event, at)]).await
+    }
+
     async fn insert_audit_batch(&self, events: &[(AuditEvent, Millis)]) -> StoreResult<()> {
         let models = events.iter().map(|(event, at)| {
             let mut model = entity::audit_event::Model {
@@ -113,5 +119,43 @@ impl Store {
             query = query.filter(Column::Kind.eq(kind));
         }
         Ok(query.all(self.reader()).await?)
+    }
+}
+
+/// Which audit events to read: every filter is optional; newest first, `before` an id.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub subject: Option<String>,
+    pub client_id: Option<String>,
+    pub kind: Option<String>,
+    pub since: Option<Millis>,
+    pub until: Option<Millis>,
+    pub before: Option<i64>,
+}
+
+impl Store {
+    pub async fn query_audit(&self, filter: &AuditFilter, limit: u64) -> StoreResult<Vec<entity::audit_event::Model>> {
+        use entity::audit_event::Column;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+        let mut query = entity::audit_event::Entity::find().order_by_desc(Column::Id).limit(limit);
+        if let Some(subject) = &filter.subject {
+            query = query.filter(Column::Subject.eq(subject.as_str()));
+        }
+        if let Some(client) = &filter.client_id {
+            query = query.filter(Column::ClientId.eq(client.as_str()));
+        }
+        if let Some(kind) = &filter.kind {
+            query = query.filter(Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(since) = filter.since {
+            query = query.filter(Column::At.gte(since));
+        }
+        if let Some(until) = filter.until {
+            query = query.filter(Column::At.lt(until));
+        }
+        if let Some(before) = filter.before {
+            query = query.filter(Column::Id.lt(before));
+        }
+        Ok(query.all(self.db()).await?)
     }
 }

@@ -74,3 +74,30 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    pub async fn list_clients(&self) -> StoreResult<Vec<(StoredClient, Millis)>> {
+        use sea_orm::QueryOrder;
+        let models = entity::client::Entity::find().order_by_asc(entity::client::Column::Id).all(self.db()).await?;
+        models
+            .into_iter()
+            .map(|m| Ok((m.created_at, StoredClient::try_from(m)?)))
+            .map(|r| r.map(|(at, c)| (c, at)))
+            .collect()
+    }
+
+    /// Sets one column of an existing client; false if there is no such client.
+    pub async fn update_client(&self, id: &str, change: ClientChange) -> StoreResult<bool> {
+        let (column, value): (&str, sea_orm::Value) = match change {
+            ClientChange::Disable => ("active", false.into()),
+            ClientChange::Secret(hash) => ("secret_hash", hash.into()),
+        };
+        let stmt = self.sql(&format!("UPDATE clients SET {column} = $1 WHERE id = $2"), [value, id.into()]);
+        Ok(execute(self.db(), stmt).await? == 1)
+    }
+}
+
+pub enum ClientChange {
+    Disable,
+    Secret(String),
+}

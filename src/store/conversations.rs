@@ -54,3 +54,14 @@ impl Store {
         self.find_conversation(address).await?.ok_or_else(|| super::StoreError::Corrupt("conversation vanished".into()))
     }
 }
+
+impl Store {
+    /// The address of a conversation known by its id.
+    pub async fn conversation_address(&self, id: &str) -> StoreResult<Option<Address>> {
+        Ok(entity::conversation::Entity::find_by_id(id.to_string()).one(self.db()).await?.map(|m| Address {
+            client_id: m.client_id,
+            channel: m.channel,
+            external_id: m.external_id,
+        }))
+    }
+}

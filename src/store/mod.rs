@@ -8,6 +8,7 @@ pub mod guards;
 pub mod records;
 pub mod send_counters;
 pub mod sessions;
+pub mod tokens;
 
 use std::time::Duration;
 

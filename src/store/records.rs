@@ -133,3 +133,22 @@ impl Store {
         Ok(id)
     }
 }
+
+impl Store {
+    pub async fn find_record_by_key(&self, directory: &str, key: &str) -> StoreResult<Option<Record>> {
+        use entity::record::Column;
+        use sea_orm::{ColumnTrait, QueryFilter};
+        let model = entity::record::Entity::find()
+            .filter(Column::Directory.eq(directory))
+            .filter(Column::Key.eq(key))
+            .one(self.db())
+            .await?;
+        model.map(Record::try_from).transpose()
+    }
+
+    /// Deletes the record and its identifier rows.
+    pub async fn delete_record(&self, id: i64) -> StoreResult<()> {
+        execute(self.db(), self.sql("DELETE FROM record_identifiers WHERE record_id = $1", [id.into()])).await?;
+        execute(self.db(), self.sql("DELETE FROM records WHERE id = $1", [id.into()])).await.map(drop)
+    }
+}

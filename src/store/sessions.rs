@@ -72,3 +72,36 @@ impl Store {
         Ok(())
     }
 }
+
+/// Whose sessions an operator means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionsOf {
+    Record(i64),
+    Client(String),
+}
+
+impl Store {
+    pub async fn find_session(&self, id: &str) -> StoreResult<Option<Session>> {
+        Ok(entity::session::Entity::find_by_id(id.to_string()).one(self.db()).await?)
+    }
+
+    /// The newest sessions of `whose`, open ones only unless `include_ended`.
+    pub async fn list_sessions(
+        &self,
+        whose: &SessionsOf,
+        include_ended: bool,
+        limit: u64,
+    ) -> StoreResult<Vec<Session>> {
+        use entity::session::Column;
+        use sea_orm::{QueryOrder, QuerySelect};
+        let mut query = entity::session::Entity::find();
+        query = match whose {
+            SessionsOf::Record(id) => query.filter(Column::RecordId.eq(*id)),
+            SessionsOf::Client(id) => query.filter(Column::ClientId.eq(id.as_str())),
+        };
+        if !include_ended {
+            query = query.filter(Column::EndedAt.is_null());
+        }
+        Ok(query.order_by_desc(Column::AuthTime).limit(limit).all(self.db()).await?)
+    }
+}

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, Database};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_doorman");
 
-fn doorman(dir: &Path, args: &[&str]) -> Output {
+pub fn doorman(dir: &Path, args: &[&str]) -> Output {
     Command::new(BINARY).args(args).current_dir(dir).env("RUST_LOG", "warn").output().expect("doorman runs")
 }
 
@@ -29,7 +29,7 @@ async fn count(dir: &Path, sql: &str) -> i64 {
     row.try_get_by_index::<i64>(0).unwrap()
 }
 
-fn stderr(output: &Output) -> String {
+pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

@@ -1,5 +1,6 @@
 //! doorman's integration tests: the real router on a real port with a real database.
 //! Set DOORMAN_TEST_DATABASE_URL=postgres://... to run them all against PostgreSQL.
+mod admin;
 mod bad_input;
 mod cli;
 mod clients;
@@ -7,8 +8,12 @@ mod codes;
 mod conversation_flow;
 mod email;
 mod helpers;
+mod introspection;
 mod limits;
 mod lockouts;
+mod oauth;
+mod openapi;
+mod operator_cli;
 mod providers;
 mod resend;
 mod restart;

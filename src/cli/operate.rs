@@ -1,0 +1,207 @@
+//! `doorman clients`, `doorman sessions` and `doorman audit`: the operator's tools, the
+//! same code as the admin API ([`Admin`]), straight on the database.
+use clap::Subcommand;
+
+use super::{ConfigArg, Failure, connect, load_config};
+use crate::clock::{Clock, SystemClock};
+use crate::crypto::{Hasher, HasherParams};
+use crate::domain::admin::{Admin, AdminError, Whose, parse_time};
+use crate::store::audit::AuditFilter;
+
+#[derive(Subcommand)]
+pub enum ClientsCommand {
+    /// Create a client; prints its client_id and client_secret once.
+    Create {
+        name: String,
+        /// Comma-separated flow names the client may use.
+        #[arg(long, value_delimiter = ',')]
+        flows: Vec<String>,
+        /// Comma-separated scopes for client_credentials tokens.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List every client (never a secret).
+    List(ConfigArg),
+    /// Disable a client and end its sessions.
+    Disable {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Give a client a new secret (printed once); the old one stops working.
+    Rotate {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct WhoseArgs {
+    /// directory/key of a record.
+    #[arg(long, conflicts_with = "client")]
+    subject: Option<String>,
+    /// A client id.
+    #[arg(long)]
+    client: Option<String>,
+}
+
+impl WhoseArgs {
+    fn whose(&self) -> Whose<'_> {
+        Whose { subject: self.subject.as_deref(), client_id: self.client.as_deref() }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum SessionsCommand {
+    /// List the open sessions of a subject or a client.
+    List {
+        #[command(flatten)]
+        whose: WhoseArgs,
+        /// Include ended sessions.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// End one session by id, or every session of a subject or client.
+    Revoke {
+        #[arg(required_unless_present_any = ["subject", "client"], conflicts_with_all = ["subject", "client"])]
+        id: Option<String>,
+        #[command(flatten)]
+        whose: WhoseArgs,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// The last N events, oldest first, one JSON object a line.
+    Tail {
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: u64,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Events matching every filter given, newest first, one JSON object a line.
+    Query {
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        /// RFC 3339 time: events at or after it.
+        #[arg(long)]
+        since: Option<String>,
+        /// RFC 3339 time: events before it.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only events with a smaller id (the next page).
+        #[arg(long)]
+        before: Option<i64>,
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+/// Runs `work` with an [`Admin`] for the configuration in `config`.
+async fn with_admin<T>(
+    config: &ConfigArg,
+    work: impl AsyncFnOnce(&Admin<'_>) -> Result<T, AdminError>,
+) -> Result<T, Failure> {
+    let config = load_config(config)?;
+    let store = connect(&config).await?;
+    let hasher = Hasher::new(HasherParams::SECRETS, None).map_err(|e| Failure::Runtime(e.to_string()))?;
+    let admin = Admin { store: &store, config: &config, hasher: &hasher, now: SystemClock.now() };
+    work(&admin).await.map_err(usage)
+}
+
+fn usage(e: AdminError) -> Failure {
+    match e {
+        AdminError::Invalid(m) | AdminError::Conflict(m) => Failure::Usage(m),
+        other => Failure::Runtime(other.to_string()),
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!("{}", serde_json::to_string(value).unwrap_or_default());
+}
+
+pub async fn clients(command: ClientsCommand) -> Result<(), Failure> {
+    match command {
+        ClientsCommand::Create { name, flows, scopes, config } => {
+            let created = with_admin(&config, async |a| a.create_client(&name, flows, scopes).await).await?;
+            println!("client_id={}", created.client_id);
+            println!("client_secret={}", created.client_secret);
+            eprintln!("The secret is shown only this once; doorman keeps only its hash.");
+        }
+        ClientsCommand::List(config) => {
+            for client in with_admin(&config, async |a| a.list_clients().await).await? {
+                print_json(&client);
+            }
+        }
+        ClientsCommand::Disable { name, config } => {
+            with_admin(&config, async |a| a.disable_client(&name).await).await?;
+            eprintln!(
+                "client {name} is disabled and its sessions ended (a running server may accept it for up to 60 s)"
+            );
+        }
+        ClientsCommand::Rotate { name, config } => {
+            let rotated = with_admin(&config, async |a| a.rotate_secret(&name).await).await?;
+            println!("client_id={}", rotated.client_id);
+            println!("client_secret={}", rotated.client_secret);
+            eprintln!("The secret is shown only this once; the old one stops working within 60 s.");
+        }
+    }
+    Ok(())
+}
+
+pub async fn sessions(command: SessionsCommand) -> Result<(), Failure> {
+    match command {
+        SessionsCommand::List { whose, all, config } => {
+            for session in with_admin(&config, async |a| a.list_sessions(whose.whose(), all).await).await? {
+                print_json(&session);
+            }
+        }
+        SessionsCommand::Revoke { id: Some(id), config, .. } => {
+            with_admin(&config, async |a| a.revoke_session(&id).await).await?;
+            println!("revoked 1 session");
+        }
+        SessionsCommand::Revoke { id: None, whose, config } => {
+            let revoked = with_admin(&config, async |a| a.revoke_sessions(whose.whose()).await).await?;
+            println!("revoked {revoked} sessions");
+        }
+    }
+    Ok(())
+}
+
+pub async fn audit(command: AuditCommand) -> Result<(), Failure> {
+    match command {
+        AuditCommand::Tail { lines, config } => {
+            let (events, _) = with_admin(&config, async |a| a.audit(&AuditFilter::default(), lines).await).await?;
+            events.iter().rev().for_each(print_json);
+        }
+        AuditCommand::Query { subject, client, kind, since, until, before, limit, config } => {
+            let filter = AuditFilter {
+                since: since.as_deref().map(|t| parse_time("--since", t)).transpose().map_err(usage)?,
+                until: until.as_deref().map(|t| parse_time("--until", t)).transpose().map_err(usage)?,
+                subject,
+                client_id: client,
+                kind,
+                before,
+            };
+            let (events, next) = with_admin(&config, async |a| a.audit(&filter, limit).await).await?;
+            events.iter().for_each(print_json);
+            if let Some(next) = next {
+                eprintln!("more: --before {next}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! Person records as operators write them: the rules shared by `doorman import` and the
+//! admin API (parsing, key and identifier checks), and the writes that go with them
+//! (one transaction per import; a record made inactive or deleted ends its sessions).
+use std::collections::{BTreeMap, HashMap};
+
+use sea_orm::TransactionTrait;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::identifier;
+use crate::clock::Millis;
+use crate::config::DirectoryConfig;
+use crate::store::records::{Record, RecordUpsert, UpsertError};
+use crate::store::sessions::SessionsOf;
+use crate::store::{Store, StoreError};
+
+const MAX_KEY_CHARS: usize = 128;
+
+pub type Rows = Vec<(u64, RecordUpsert)>;
+pub type RowError = (u64, String);
+
+pub fn read_csv(text: &str, dir: &DirectoryConfig) -> Result<Rows, RowError> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| (1, e.to_string()))?.clone();
+    let mut rows = Vec::new();
+    for result in reader.records() {
+        let record = result.map_err(|e| (e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let mut key = None;
+        let mut roles = Vec::new();
+        let mut active = true;
+        let mut fields = BTreeMap::new();
+        for (name, value) in headers.iter().zip(record.iter()) {
+            match name {
+                "key" => key = Some(value.to_string()).filter(|k| !k.is_empty()),
+                "roles" => {
+                    roles = value.split(';').map(str::trim).filter(|r| !r.is_empty()).map(String::from).collect()
+                }
+                "active" => active = parse_bool(value).map_err(|e| (line, e))?,
+                _ if value.is_empty() => {}
+                _ => {
+                    fields.insert(name.to_string(), value.to_string());
+                }
+            }
+        }
+        rows.push((line, build(dir, key, fields, roles, active).map_err(|e| (line, e))?));
+    }
+    Ok(rows)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonRecord {
+    pub key: Option<String>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub fn read_jsonl(text: &str, dir: &DirectoryConfig) -> Result<Rows, RowError> {
+    let mut rows = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index as u64 + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let parsed: JsonRecord = serde_json::from_str(raw).map_err(|e| (line, e.to_string()))?;
+        rows.push((line, from_json(dir, parsed).map_err(|e| (line, e))?));
+    }
+    Ok(rows)
+}
+
+/// The key defaults to the directory's first identifier field; identifier values are
+/// normalized the same way identify normalizes what a person types.
+pub fn build(
+    dir: &DirectoryConfig,
+    key: Option<String>,
+    fields: BTreeMap<String, String>,
+    roles: Vec<String>,
+    active: bool,
+) -> Result<RecordUpsert, String> {
+    let first = &dir.identifiers[0];
+    let key = key
+        .or_else(|| fields.get(first).cloned())
+        .ok_or_else(|| format!("no `key` column and no `{first}` to use as the key"))?;
+    if key.chars().count() > MAX_KEY_CHARS || key.chars().any(char::is_control) || key.contains('/') {
+        return Err("key must have at most 128 printable characters and no `/`".into());
+    }
+    let mut identifiers = Vec::new();
+    for field in &dir.identifiers {
+        if let Some(value) = fields.get(field) {
+            let normalized =
+                identifier::normalize(value).ok_or_else(|| format!("identifier `{field}` is not usable: {value:?}"))?;
+            identifiers.push((field.clone(), normalized));
+        }
+    }
+    Ok(RecordUpsert { directory: dir.name.clone(), key, fields, roles, active, identifiers })
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "" | "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!("active must be true or false, not {other:?}")),
+    }
+}
+
+/// Two rows with the same key, or the same identifier on two records, are a mistake in
+/// the file: report the second occurrence.
+pub fn check_unique_keys(rows: &Rows) -> Result<(), RowError> {
+    let mut keys = HashMap::new();
+    let mut identifiers = HashMap::new();
+    for (line, record) in rows {
+        if let Some(first) = keys.insert(record.key.as_str(), *line) {
+            return Err((*line, format!("key {} already appears on line {first}", record.key)));
+        }
+        for (field, value) in &record.identifiers {
+            if let Some(first) = identifiers.insert((field.as_str(), value.as_str()), *line) {
+                return Err((*line, format!("{field} = {value} already appears on line {first}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One JSON record (a JSONL line, an admin PUT body) checked into an upsert.
+pub fn from_json(dir: &DirectoryConfig, parsed: JsonRecord) -> Result<RecordUpsert, String> {
+    let mut fields = BTreeMap::new();
+    for (name, value) in parsed.fields {
+        let text = match value {
+            Value::Null => continue,
+            Value::String(s) if s.is_empty() => continue,
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => return Err(format!("field `{name}` must be a string, number or boolean")),
+        };
+        fields.insert(name, text);
+    }
+    build(dir, parsed.key, fields, parsed.roles, parsed.active)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A row breaks a rule; nothing was written.
+    #[error("line {0}: {1}")]
+    Row(u64, String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Writes `rows` in one transaction (all or nothing), then ends the sessions of every
+/// record the rows made inactive. `on_row` is called after each row (a progress bar).
+pub async fn import(store: &Store, rows: &Rows, now: Millis, mut on_row: impl FnMut()) -> Result<(), ImportError> {
+    let txn = store.db().begin().await.map_err(StoreError::from)?;
+    let mut inactive = Vec::new();
+    for (line, record) in rows {
+        match store.upsert_record(&txn, record, now).await {
+            Ok(id) if !record.active => inactive.push(id),
+            Ok(_) => {}
+            Err(UpsertError::IdentifierTaken { field, value }) => {
+                return Err(ImportError::Row(
+                    *line,
+                    format!("identifier {field} = {value} already belongs to another record"),
+                ));
+            }
+            Err(UpsertError::Store(e)) => return Err(ImportError::Store(e)),
+        }
+        on_row();
+    }
+    txn.commit().await.map_err(StoreError::from)?;
+    for id in inactive {
+        super::ending::end_sessions_of(store, &SessionsOf::Record(id), "record_inactive", now).await?;
+    }
+    Ok(())
+}
+
+/// Deletes a record after ending its sessions and killing its codes; false if there was none.
+pub async fn delete(store: &Store, directory: &str, key: &str, now: Millis) -> Result<bool, StoreError> {
+    let Some(record) = store.find_record_by_key(directory, key).await? else {
+        return Ok(false);
+    };
+    super::ending::end_sessions_of(store, &SessionsOf::Record(record.id), "record_deleted", now).await?;
+    store.delete_record(record.id).await?;
+    Ok(true)
+}
+
+/// The record `directory/key`, active or not.
+pub async fn find(store: &Store, directory: &str, key: &str) -> Result<Option<Record>, StoreError> {
+    store.find_record_by_key(directory, key).await
+}

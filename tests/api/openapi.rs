@@ -1,0 +1,50 @@
+//! `/openapi.json` documents every route the routers register.
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// `path → methods` as registered with `.route("...", get(..).post(..))` in src/http.
+fn registered_routes() -> BTreeMap<String, BTreeSet<String>> {
+    let mut routes = BTreeMap::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for chunk in source.split(".route(").skip(1) {
+            let Some(path) = chunk.trim_start().strip_prefix('"').and_then(|c| c.split('"').next()) else {
+                continue;
+            };
+            let handlers = chunk.split(".layer(").next().unwrap();
+            let methods = ["get", "post", "put", "delete", "patch"]
+                .into_iter()
+                .filter(|m| handlers.split(&format!("{m}(")).count() > 1)
+                .map(String::from)
+                .collect::<BTreeSet<_>>();
+            assert!(!methods.is_empty(), "no method found for {path}");
+            routes.insert(path.to_string(), methods);
+        }
+    }
+    routes
+}
+
+#[tokio::test]
+async fn every_route_is_in_the_openapi_document() {
+    let app = spawn_app().await;
+    let response = app.http.get(format!("{}/openapi.json", app.url)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let document: Value = response.json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let routes = registered_routes();
+    assert!(routes.len() >= 20, "the route scan found only {routes:?}");
+    for (path, methods) in &routes {
+        let item = &document["paths"][path];
+        assert!(item.is_object(), "{path} is not in /openapi.json");
+        for method in methods {
+            assert!(item[method].is_object(), "{method} {path} is not in /openapi.json");
+        }
+    }
+    let documented: BTreeSet<&String> = document["paths"].as_object().unwrap().keys().collect();
+    let served: BTreeSet<&String> = routes.keys().collect();
+    assert_eq!(documented, served, "the document names no route that is not served");
+}
