@@ -285,6 +285,8 @@ pub async fn audit(
         kind: query.kind,
         before: query.before,
     };
+    // Conversation events are written in batches; an operator reads what has happened.
+    app.auth.audit_log.flush().await;
     let (events, next) = admin(&app).audit(&filter, query.limit.unwrap_or(100)).await?;
     Ok(axum::Json(json!({"events": events, "next_before": next})))
 }
