@@ -61,6 +61,20 @@ CHANNEL = "whatsapp"
 CLIENT_ID = "hr-bot"
 
 
+
+def run_workers(worker, threads, deadline, deadline_s, start):
+    """Starts one thread per worker, opens the deadline once all are ready (the
+    `start` barrier), waits for them; returns the moment the load began."""
+    ts = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(threads)]
+    for t in ts:
+        t.start()
+    deadline[0] = time.monotonic() + deadline_s
+    start.wait()
+    t0 = time.perf_counter()
+    for t in ts:
+        t.join(deadline_s + 60)
+    return t0
+
 def cores():
     try:
         return len(os.sched_getaffinity(0))
@@ -338,14 +352,7 @@ def run_logins(port, book, threads, per_thread, first_employee, tag, deadline_s)
         finished[t] = time.perf_counter()
         api.close()
 
-    ts = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(threads)]
-    for t in ts:
-        t.start()
-    deadline[0] = time.monotonic() + deadline_s
-    start.wait()
-    t0 = time.perf_counter()
-    for t in ts:
-        t.join(deadline_s + 60)
+    t0 = run_workers(worker, threads, deadline, deadline_s, start)
     return stats, max(finished) - t0
 
 
@@ -379,14 +386,7 @@ def run_tokens(port, conversations, threads, total, deadline_s):
         finished[t] = time.perf_counter()
         api.close()
 
-    ts = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(threads)]
-    for t in ts:
-        t.start()
-    deadline[0] = time.monotonic() + deadline_s
-    start.wait()
-    t0 = time.perf_counter()
-    for t in ts:
-        t.join(deadline_s + 60)
+    t0 = run_workers(worker, threads, deadline, deadline_s, start)
     wall = max(finished) - t0
     return [x for l in lat for x in l], wall, errors
 
