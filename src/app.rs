@@ -11,12 +11,14 @@ use crate::crypto::{Hasher, HasherParams};
 use crate::delivery::{Deliveries, Messages};
 use crate::domain::{Auth, ClientAuth};
 use crate::keys::{KeyRing, generate_key_file, load_key_files};
+use crate::proxy::Proxy;
 use crate::store::Store;
 use crate::store::audit::AuditLog;
 
 pub struct AppState {
     pub auth: Auth,
     pub clients: ClientAuth,
+    pub proxy: Proxy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,13 +65,14 @@ impl AppState {
                 "[delivery.test_codes] is set: those destinations get no code and their fixed code verifies"
             );
         }
-        if !config.services.is_empty() {
-            tracing::warn!("[[services]] are configured, but this build does not include the proxy yet");
-        }
         let clients = ClientAuth::new(store.clone()).await.map_err(|e| StartError::Setup(e.to_string()))?;
         clients.sync_config_clients(&config, edges.clock.now()).await.map_err(|e| StartError::Setup(e.to_string()))?;
         let messages = Messages::new(&config.otp.default_locale);
-        let store_for_audit = store.clone();
+        let audit_log = AuditLog::start(store.clone());
+        let proxy = Proxy::new(&config, audit_log.clone(), edges.clock.clone()).map_err(StartError::Setup)?;
+        // A token of a session ended up to `access_ttl` ago may still be unexpired.
+        store.poll_ended_sessions(edges.clock.now(), config.tokens.access_ttl).await?;
+        store.follow_ended_sessions(edges.clock.clone(), config.tokens.access_ttl);
         let auth = Auth {
             config: Arc::new(config),
             store,
@@ -78,9 +81,15 @@ impl AppState {
             keys: Arc::new(keys),
             deliveries,
             messages,
-            audit_log: AuditLog::start(store_for_audit),
+            audit_log,
         };
-        Ok(Arc::new(Self { auth, clients }))
+        Ok(Arc::new(Self { auth, clients, proxy }))
+    }
+
+    /// Writes out every audit event recorded so far, the proxy's counted ones included.
+    pub async fn flush_audit(&self) {
+        self.proxy.audit.flush().await;
+        self.auth.audit_log.flush().await;
     }
 }
 
@@ -107,7 +116,8 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let served = axum::serve(listener, crate::http::router(state.clone())).with_graceful_shutdown(shutdown).await;
-    state.auth.audit_log.flush().await;
+    let app = crate::http::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    state.flush_audit().await;
     served
 }

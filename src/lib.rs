@@ -8,4 +8,5 @@ pub mod delivery;
 pub mod domain;
 pub mod http;
 pub mod keys;
+pub mod proxy;
 pub mod store;

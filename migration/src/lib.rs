@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261122_000002_revoked_tokens;
 mod m20261122_040000_send_counters;
+mod m20261122_050000_sessions_ended_at;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_revoked_tokens::Migration),
             Box::new(m20261122_040000_send_counters::Migration),
+            Box::new(m20261122_050000_sessions_ended_at::Migration),
         ]
     }
 }

@@ -3,16 +3,17 @@
 mod delivery;
 mod load;
 mod secret;
+mod services;
 mod validate;
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use delivery::ten_seconds;
 pub use delivery::{Delivery, Limits, Provider, SmtpConfig, TwilioConfig, TwilioVerifyConfig, WebhookConfig};
 pub use load::{ConfigError, load};
 pub use secret::Secret;
+pub use services::{Inject, RouteConfig, ServiceConfig, TokenMode};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -37,13 +38,22 @@ pub struct Server {
     pub listen: String,
     /// The JWT issuer (`iss`) and the base of the metadata documents.
     pub public_url: String,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes (the proxy has its own, per service).
     pub max_body_bytes: usize,
+    /// Addresses or CIDR ranges of reverse proxies in front of doorman. Only their
+    /// `X-Forwarded-*` headers are believed and passed on to proxied services.
+    #[serde(deserialize_with = "services::ip_ranges")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Server {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:8080".into(), public_url: "http://127.0.0.1:8080".into(), max_body_bytes: 16 * 1024 }
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            max_body_bytes: 16 * 1024,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
@@ -202,20 +212,6 @@ fn three() -> u32 {
 }
 fn fifteen_minutes() -> Duration {
     Duration::from_secs(15 * 60)
-}
-
-/// A downstream API behind the proxy. Parsed and checked now so that a configuration
-/// written to the design is accepted; the proxy itself serves them.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceConfig {
-    pub name: String,
-    pub upstream: String,
-    pub audience: Option<String>,
-    #[serde(default = "ten_seconds", with = "humantime_serde")]
-    pub timeout: Duration,
-    #[serde(default)]
-    pub routes: Vec<toml::Table>,
 }
 
 impl Config {

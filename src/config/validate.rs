@@ -98,6 +98,8 @@ impl Config {
             }
         }
         self.validate_delivery()?;
+        // Route templates, bindings and overlaps: the proxy compiles the same table.
+        crate::proxy::routes::Services::compile(&self.services).map_err(|(key, message)| err(key, message))?;
         Ok(())
     }
 }

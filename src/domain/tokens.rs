@@ -33,7 +33,43 @@ pub struct AccessClaims {
     pub fields: BTreeMap<String, String>,
 }
 
+impl AccessClaims {
+    /// A claim by name, as text: for binding path parameters and filling templates.
+    pub fn claim(&self, name: &str) -> Option<&str> {
+        Some(match name {
+            "sub" => &self.sub,
+            "client_id" => &self.client_id,
+            "sid" => &self.sid,
+            "channel" => &self.channel,
+            "flow" => &self.flow,
+            "acr" => &self.acr,
+            "iss" => &self.iss,
+            _ => return self.fields.get(name).map(String::as_str),
+        })
+    }
+}
+
 impl Auth {
+    /// A token for a proxied service: the person's claims with `aud` set to the
+    /// service's audience, expiring after `ttl` and never after the person's token.
+    /// Returns the token and its `exp`.
+    pub fn exchange_token(
+        &self,
+        person: &AccessClaims,
+        audience: &str,
+        ttl: std::time::Duration,
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
+        let now = self.clock.now().div_euclid(1000);
+        let claims = AccessClaims {
+            aud: audience.to_string(),
+            iat: now,
+            exp: (now + ttl.as_secs() as i64).min(person.exp),
+            jti: random_token(16),
+            ..person.clone()
+        };
+        Ok((self.sign(&claims)?, claims.exp))
+    }
+
     /// Mints an access token for a live session at `now`, and with `refresh` (a login)
     /// a refresh token when they are enabled. A bot that fetches tokens through the
     /// conversation API needs no new refresh token each time. `exp` never passes the

@@ -62,6 +62,16 @@ impl Auth {
         }
     }
 
+    /// A token the proxy accepts: a person's, minted for doorman itself. A token
+    /// exchanged for a service is refused, so one leaked by a service is no key to others.
+    pub fn validate_proxy_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let claims = self.validate_access_token(token)?;
+        if claims.aud != self.config.tokens.audience {
+            return Err(TokenError::Rejected("the token was minted for another audience".into()));
+        }
+        Ok(claims)
+    }
+
     /// Whether the token's session is still alive now.
     pub async fn check_session(&self, claims: &AccessClaims) -> Result<(), TokenError> {
         match self.store.find_session(&claims.sid).await? {
@@ -87,7 +97,7 @@ impl Auth {
         let key = header.kid.as_deref().and_then(|kid| self.keys.get(kid)).ok_or(TokenError::UnknownKey)?;
         // The key decides the algorithm; whatever the header claims must match it.
         let mut validation = Validation::new(key.algorithm);
-        validation.set_issuer(&[&self.config.server.public_url]);
+        validation.set_issuer(&[self.config.issuer()]);
         validation.set_audience(&self.audiences());
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked against doorman's clock, with no leeway.
@@ -110,7 +120,7 @@ impl Auth {
 
     /// Audiences doorman mints tokens for: its own and each proxied service's.
     fn audiences(&self) -> Vec<String> {
-        let services = self.config.services.iter().filter_map(|s| s.audience.clone());
+        let services = self.config.services.iter().map(|s| s.audience().to_string());
         std::iter::once(self.config.tokens.audience.clone()).chain(services).collect()
     }
 }

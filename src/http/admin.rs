@@ -286,7 +286,7 @@ pub async fn audit(
         before: query.before,
     };
     // Conversation events are written in batches; an operator reads what has happened.
-    app.auth.audit_log.flush().await;
+    app.flush_audit().await;
     let (events, next) = admin(&app).audit(&filter, query.limit.unwrap_or(100)).await?;
     Ok(axum::Json(json!({"events": events, "next_before": next})))
 }

@@ -15,8 +15,6 @@ use crate::delivery::Method;
 use crate::domain::{ConversationState, IdentifyRequest};
 use crate::store::conversations::Address;
 
-const MAX_CHANNEL_CHARS: usize = 32;
-const MAX_CONVERSATION_ID_CHARS: usize = 256;
 const MAX_FLOW_CHARS: usize = 64;
 const MAX_LOCALE_CHARS: usize = 35;
 
@@ -42,16 +40,7 @@ fn address(client: &BotClient, (channel, id): (String, String)) -> Result<Addres
 
 /// The same checks for a conversation named outside the path (the OTP grant).
 pub(super) fn address_for(client_id: &str, channel: String, id: String) -> Result<Address, ApiError> {
-    let channel_ok = !channel.is_empty()
-        && channel.len() <= MAX_CHANNEL_CHARS
-        && channel.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if !channel_ok {
-        return Err(ApiError::InvalidRequest("channel must be 1 to 32 characters of a-z, 0-9, - and _".into()));
-    }
-    if id.is_empty() || id.chars().count() > MAX_CONVERSATION_ID_CHARS || id.chars().any(char::is_control) {
-        return Err(ApiError::InvalidRequest("conversation id must have 1 to 256 printable characters".into()));
-    }
-    Ok(Address { client_id: client_id.to_string(), channel, external_id: id })
+    Address::checked(client_id, channel, id).map_err(|e| ApiError::InvalidRequest(e.into()))
 }
 
 #[utoipa::path(get, path = "/v1/conversations/{channel}/{id}", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),

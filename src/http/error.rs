@@ -8,6 +8,7 @@ use crate::domain::FlowError;
 use crate::domain::admin::AdminError;
 use crate::domain::clients::ClientError;
 use crate::domain::grants::GrantError;
+use crate::proxy::error::ProxyError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -45,6 +46,9 @@ pub enum ApiError {
     /// is `invalid_grant` with the flow's own code in `reason` (and its extra fields).
     #[error(transparent)]
     Grant(#[from] GrantError),
+    /// The proxy's refusals and upstream failures: status per variant in `proxy_status`.
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
     /// 500, logged with its detail.
     #[error("internal error: {0}")]
     Internal(String),
@@ -72,6 +76,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", none),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none),
             ApiError::Flow(flow) => flow_parts(flow),
+            ApiError::Proxy(proxy) => (proxy_status(proxy), proxy.code(), none),
             ApiError::AdminUnauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_token", none),
             ApiError::Admin(AdminError::Invalid(_)) => (StatusCode::BAD_REQUEST, "invalid_request", none),
             ApiError::Admin(AdminError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found", none),
@@ -135,6 +140,20 @@ fn flow_parts(flow: &FlowError) -> (StatusCode, &'static str, Map<String, Value>
     }
 }
 
+fn proxy_status(error: &ProxyError) -> StatusCode {
+    use ProxyError as P;
+    match error {
+        P::InvalidPath(_) | P::InvalidHeader(_) | P::InvalidBody(_) => StatusCode::BAD_REQUEST,
+        P::MissingCredentials | P::InvalidToken(_) | P::InvalidClient | P::NotAuthenticated => StatusCode::UNAUTHORIZED,
+        P::InsufficientRole | P::ForbiddenResource => StatusCode::FORBIDDEN,
+        P::UnknownService | P::NoRoute => StatusCode::NOT_FOUND,
+        P::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        P::UpstreamUnavailable(_) => StatusCode::BAD_GATEWAY,
+        P::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        P::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 fn flow_retry_after(flow: &FlowError) -> Option<u64> {
     match flow {
         FlowError::Locked { retry_after }
@@ -161,6 +180,11 @@ impl IntoResponse for ApiError {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if matches!(self, ApiError::AdminUnauthorized(_)) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"doorman-admin\""));
+        } else if matches!(self, ApiError::Proxy(ProxyError::InvalidToken(_) | ProxyError::MissingCredentials)) {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"doorman\", error=\"invalid_token\""),
+            );
         } else if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"doorman\""));
         }

@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod oauth;
 pub mod openapi;
+pub mod proxy;
 pub mod well_known;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(oauth::router())
         .merge(admin::router())
         .merge(openapi::router())
+        .merge(proxy::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))

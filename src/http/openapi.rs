@@ -6,7 +6,7 @@ use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, conversations, oauth, well_known};
+use super::{admin, conversations, oauth, proxy, well_known};
 use crate::app::AppState;
 
 #[derive(OpenApi)]
@@ -21,6 +21,7 @@ use crate::app::AppState;
         admin::put_record, admin::get_record, admin::delete_record, admin::import_records,
         admin::create_client, admin::list_clients, admin::disable_client, admin::rotate_client,
         admin::list_sessions, admin::revoke_sessions, admin::revoke_session, admin::audit,
+        proxy::proxy,
     ),
     modifiers(&SecuritySchemes),
 )]
@@ -34,6 +35,16 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             "basic",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("a person's access token"))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "admin_token",

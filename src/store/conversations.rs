@@ -12,7 +12,25 @@ pub struct Address {
     pub external_id: String,
 }
 
+const MAX_CHANNEL_CHARS: usize = 32;
+const MAX_CONVERSATION_ID_CHARS: usize = 256;
+
 impl Address {
+    /// The conversation address, checked: channels are short lowercase names, ids are
+    /// printable and bounded.
+    pub fn checked(client_id: &str, channel: String, id: String) -> Result<Self, &'static str> {
+        let channel_ok = !channel.is_empty()
+            && channel.len() <= MAX_CHANNEL_CHARS
+            && channel.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !channel_ok {
+            return Err("channel must be 1 to 32 characters of a-z, 0-9, - and _");
+        }
+        if id.is_empty() || id.chars().count() > MAX_CONVERSATION_ID_CHARS || id.chars().any(char::is_control) {
+            return Err("conversation id must have 1 to 256 printable characters");
+        }
+        Ok(Address { client_id: client_id.to_string(), channel, external_id: id })
+    }
+
     pub fn label(&self) -> String {
         format!("{}:{}", self.channel, self.external_id)
     }

@@ -4,12 +4,14 @@ pub mod audit;
 pub mod challenges;
 pub mod clients;
 pub mod conversations;
+pub mod endings;
 pub mod guards;
 pub mod records;
 pub mod send_counters;
 pub mod sessions;
 pub mod tokens;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -31,13 +33,15 @@ pub struct Store {
     /// Where plain reads go. For SQLite a separate read-only pool: in WAL mode readers
     /// never wait for the writer. For PostgreSQL the same pool.
     reader: DatabaseConnection,
+    /// Sessions ended recently, for the proxy's revocation check.
+    ended: Arc<endings::EndedSessions>,
 }
 
 impl Store {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         if !url.starts_with("sqlite:") {
             let db = Database::connect(options(url)).await?;
-            return Ok(Self { reader: db.clone(), db });
+            return Ok(Self { reader: db.clone(), db, ended: Arc::default() });
         }
         // SQLite allows one writer at a time, and a writer that finds the lock taken
         // sleeps in growing steps. One writing connection queues writers in the pool
@@ -46,11 +50,11 @@ impl Store {
         writer.max_connections(1).min_connections(1);
         let db = Database::connect(writer).await?;
         if url.contains(":memory:") || url.contains("mode=memory") {
-            return Ok(Self { reader: db.clone(), db });
+            return Ok(Self { reader: db.clone(), db, ended: Arc::default() });
         }
         let mut reader = options(url);
         reader.max_connections(4).map_sqlx_sqlite_opts(|o| o.read_only(true));
-        Ok(Self { reader: Database::connect(reader).await?, db })
+        Ok(Self { reader: Database::connect(reader).await?, db, ended: Arc::default() })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {

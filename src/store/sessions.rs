@@ -26,10 +26,15 @@ impl Store {
     /// conversation has one session at a time even when two logins race.
     pub async fn insert_session(&self, db: &impl ConnectionTrait, session: Session) -> StoreResult<()> {
         let supersede = self.sql(
-            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE conversation_id = $3 AND ended_at IS NULL",
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE conversation_id = $3 AND ended_at IS NULL
+             RETURNING id",
             [session.auth_time.into(), "superseded".into(), session.conversation_id.clone().into()],
         );
-        execute(db, supersede).await?;
+        // Marked as ended before the commit: at worst a token of the older session is
+        // refused a moment early, never accepted late.
+        for row in db.query_all_raw(supersede).await? {
+            self.ended.insert(row.try_get("", "id")?, session.auth_time);
+        }
         session.into_active_model().insert(db).await?;
         Ok(())
     }
@@ -61,7 +66,11 @@ impl Store {
             "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
             [now.into(), reason.into(), id.into()],
         );
-        Ok(execute(self.db(), stmt).await? == 1)
+        let ended = execute(self.db(), stmt).await? == 1;
+        if ended {
+            self.ended.insert(id.to_string(), now);
+        }
+        Ok(ended)
     }
 
     pub async fn insert_refresh_token(&self, session_id: &str, token_hash: String, now: Millis) -> StoreResult<()> {

@@ -1,0 +1,94 @@
+//! `proxy.allowed` and `proxy.denied` events, off the hot path: requests only bump a
+//! counter; once a second each (session, service, route or reason) seen becomes one
+//! event with its count, written through the batched audit log.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::credentials::Caller;
+use crate::clock::Clock;
+use crate::store::audit::{AuditEvent, AuditLog};
+
+#[derive(Hash, PartialEq, Eq)]
+struct Key {
+    kind: &'static str,
+    service: Arc<str>,
+    /// The route's label for `proxy.allowed`, the refusal's code for `proxy.denied`.
+    what: Arc<str>,
+    sid: Option<String>,
+}
+
+struct Tally {
+    count: u64,
+    client_id: Option<String>,
+    subject: Option<String>,
+}
+
+pub struct ProxyAudit {
+    tallies: Mutex<HashMap<Key, Tally>>,
+    log: AuditLog,
+    clock: Arc<dyn Clock>,
+}
+
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+impl ProxyAudit {
+    pub fn start(log: AuditLog, clock: Arc<dyn Clock>) -> Arc<Self> {
+        let audit = Arc::new(Self { tallies: Mutex::default(), log, clock });
+        let weak = Arc::downgrade(&audit);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(FLUSH_INTERVAL);
+            loop {
+                ticks.tick().await;
+                match weak.upgrade() {
+                    Some(audit) => audit.flush().await,
+                    None => return,
+                }
+            }
+        });
+        audit
+    }
+
+    pub fn allowed(&self, service: &Arc<str>, route: &Arc<str>, caller: &Caller) {
+        self.count("proxy.allowed", service, route.clone(), Some(caller));
+    }
+
+    pub fn denied(&self, service: &Arc<str>, reason: &'static str, caller: Option<&Caller>) {
+        self.count("proxy.denied", service, Arc::from(reason), caller);
+    }
+
+    fn count(&self, kind: &'static str, service: &Arc<str>, what: Arc<str>, caller: Option<&Caller>) {
+        let key = Key { kind, service: service.clone(), what, sid: caller.map(|c| c.claims.sid.clone()) };
+        let mut tallies = self.tallies.lock().expect("lock");
+        tallies
+            .entry(key)
+            .or_insert_with(|| Tally {
+                count: 0,
+                client_id: caller.map(|c| c.claims.client_id.clone()),
+                subject: caller.map(|c| c.claims.sub.clone()),
+            })
+            .count += 1;
+    }
+
+    /// Hands every counted event to the audit log.
+    pub async fn flush(&self) {
+        let tallies = std::mem::take(&mut *self.tallies.lock().expect("lock"));
+        let now = self.clock.now();
+        for (key, tally) in tallies {
+            let label = if key.kind == "proxy.allowed" { "route" } else { "reason" };
+            let event = AuditEvent {
+                kind: key.kind,
+                client_id: tally.client_id,
+                subject: tally.subject,
+                conversation: None,
+                detail: json!({"service": &*key.service, label: &*key.what, "sid": key.sid, "count": tally.count}),
+            };
+            if self.log.record(event, now).await.is_err() {
+                tracing::warn!("the audit writer has stopped; proxy events are lost");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Exchanged tokens: the person's claims re-minted for one service's audience, living
+//! at most [`EXCHANGED_TTL`], cached per (session, service) until shortly before they
+//! expire, so signing happens about once a minute per active session.
+use std::sync::Arc;
+use std::time::Duration;
+
+use quick_cache::sync::Cache;
+
+use super::credentials::Caller;
+use super::error::ProxyError;
+use crate::config::TokenMode;
+use crate::domain::Auth;
+
+pub const EXCHANGED_TTL: Duration = Duration::from_secs(60);
+
+/// A cached token is not handed out in its last seconds: the upstream must still find
+/// it valid when it reads it.
+const MARGIN_SECS: i64 = 10;
+
+pub struct Exchange {
+    minted: Cache<(String, String), (Arc<str>, i64)>,
+}
+
+impl Default for Exchange {
+    fn default() -> Self {
+        Self { minted: Cache::new(16_384) }
+    }
+}
+
+impl Exchange {
+    /// The token the upstream receives for `caller` under `mode`.
+    pub fn token_for(
+        &self,
+        caller: &Caller,
+        mode: TokenMode,
+        audience: &str,
+        auth: &Auth,
+    ) -> Result<Arc<str>, ProxyError> {
+        if mode == TokenMode::Forward {
+            return Ok(caller.token.clone());
+        }
+        let now = auth.clock.now().div_euclid(1000);
+        let key = (caller.claims.sid.clone(), audience.to_string());
+        if let Some((token, exp)) = self.minted.get(&key)
+            && exp - MARGIN_SECS > now
+            && exp <= caller.claims.exp
+        {
+            return Ok(token);
+        }
+        let (token, exp) = auth
+            .exchange_token(&caller.claims, audience, EXCHANGED_TTL)
+            .map_err(|e| ProxyError::Internal(format!("signing an exchanged token: {e}")))?;
+        let token: Arc<str> = token.into();
+        self.minted.insert(key, (token.clone(), exp));
+        Ok(token)
+    }
+}

@@ -1,0 +1,63 @@
+//! Sending the request upstream over pooled keep-alive connections. Bodies stream
+//! both ways; the request body is bounded; the answer must start within the service's
+//! timeout: a dead upstream is a 502 and a slow one a 504, never a hang.
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, Response};
+use http_body_util::{LengthLimitError, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::error::ProxyError;
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+pub struct Upstreams {
+    client: Client<Connector, Body>,
+}
+
+impl Upstreams {
+    pub fn new() -> Self {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_platform_verifier()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(1024)
+            .build(connector);
+        Self { client }
+    }
+
+    pub async fn send(&self, request: Request<Body>, timeout: Duration) -> Result<Response<Body>, ProxyError> {
+        match tokio::time::timeout(timeout, self.client.request(request)).await {
+            Err(_) => Err(ProxyError::UpstreamTimeout),
+            Ok(Ok(response)) => Ok(response.map(Body::new)),
+            Ok(Err(e)) if is_body_limit(&e) => Err(ProxyError::BodyTooLarge),
+            Ok(Err(e)) => Err(ProxyError::UpstreamUnavailable(format!("{e:?}"))),
+        }
+    }
+}
+
+/// The client's body, cut off with an error once it passes `max` bytes.
+pub fn bounded(body: Body, max: usize) -> Body {
+    Body::new(Limited::new(body, max))
+}
+
+fn is_body_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.is::<LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}

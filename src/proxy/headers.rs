@@ -1,0 +1,178 @@
+//! Which headers cross the proxy. Names are compared in one spelling, lower case with
+//! `_` read as `-`, because some servers treat `X_Doorman_User` as `X-Doorman-User`.
+use std::net::IpAddr;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+
+use super::error::ProxyError;
+
+/// Meaningful for one connection only (RFC 9110 §7.6.1), never forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
+
+/// The client's credentials and cookies are for doorman, not for the upstream.
+const CLIENT_SECRETS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+/// Set by doorman alone: a client's values are dropped (or, from a trusted proxy, extended).
+const FORWARDING: &[&str] =
+    &["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip", "x-request-id", "host"];
+
+/// The conversation-mode header: read by doorman, never forwarded.
+pub const CONVERSATION_HEADER: &str = "x-doorman-conversation";
+
+/// Where the request came from, as doorman tells the upstream.
+pub struct Origin {
+    pub peer: IpAddr,
+    /// The peer is one of `server.trusted_proxies`: its `X-Forwarded-*` are believed.
+    pub trusted: bool,
+}
+
+fn spelling(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+/// The request headers the upstream receives, and the request id they carry.
+/// `injected` is the header the token goes into, if the route puts it in one.
+pub fn upstream_headers(
+    client: &HeaderMap,
+    origin: &Origin,
+    injected: Option<&str>,
+) -> Result<(HeaderMap, HeaderValue), ProxyError> {
+    let set_by_doorman = |name: &str| {
+        name.starts_with("x-doorman-")
+            || FORWARDING.contains(&name)
+            || injected == Some(name)
+            || name == "authorization"
+    };
+    let named_by_connection = connection_tokens(client);
+    if let Some(name) = named_by_connection.iter().find(|n| set_by_doorman(n)) {
+        return Err(ProxyError::InvalidHeader(format!("Connection may not name `{name}`: doorman sets that header")));
+    }
+    let mut out = HeaderMap::with_capacity(client.len() + 4);
+    for (name, value) in client {
+        let name_spelled = spelling(name.as_str());
+        let name_spelled = name_spelled.as_str();
+        if name_spelled.starts_with("x-doorman-") && name_spelled != CONVERSATION_HEADER {
+            return Err(ProxyError::InvalidHeader(format!("`{name}` is set by doorman, never by clients")));
+        }
+        let dropped = set_by_doorman(name_spelled)
+            || HOP_BY_HOP.contains(&name_spelled)
+            || CLIENT_SECRETS.contains(&name_spelled)
+            || named_by_connection.iter().any(|n| n == name_spelled);
+        if !dropped {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    let request_id = forwarding_headers(client, origin, &mut out);
+    Ok((out, request_id))
+}
+
+/// Sets `X-Forwarded-For`, `-Proto`, `-Host` and `X-Request-Id`. A trusted proxy's
+/// values are extended or kept; anyone else's were dropped above.
+fn forwarding_headers(client: &HeaderMap, origin: &Origin, out: &mut HeaderMap) -> HeaderValue {
+    let from_trusted = |name: &HeaderName| client.get(name).filter(|_| origin.trusted).cloned();
+    let peer = origin.peer.to_string();
+    let chain = match from_trusted(&X_FORWARDED_FOR).as_ref().and_then(|v| v.to_str().ok()) {
+        Some(earlier) => format!("{earlier}, {peer}"),
+        None => peer,
+    };
+    out.insert(X_FORWARDED_FOR.clone(), HeaderValue::from_str(&chain).unwrap_or(HeaderValue::from_static("unknown")));
+    let proto = from_trusted(&X_FORWARDED_PROTO).unwrap_or(HeaderValue::from_static("http"));
+    out.insert(X_FORWARDED_PROTO.clone(), proto);
+    if let Some(host) = from_trusted(&X_FORWARDED_HOST).or_else(|| client.get(header::HOST).cloned()) {
+        out.insert(X_FORWARDED_HOST.clone(), host);
+    }
+    let request_id = from_trusted(&X_REQUEST_ID).filter(|v| v.len() <= 128).unwrap_or_else(new_request_id);
+    out.insert(X_REQUEST_ID.clone(), request_id.clone());
+    request_id
+}
+
+/// Removes hop-by-hop headers, and those the upstream's `Connection` names, from a response.
+pub fn clean_response_headers(headers: &mut HeaderMap) {
+    for name in connection_tokens(headers) {
+        headers.remove(name.as_str());
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+fn connection_tokens(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|token| spelling(token.trim()))
+        .filter(|token| !token.is_empty())
+        .collect()
+}
+
+pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Unique per process without a system call: a random prefix and a counter.
+fn new_request_id() -> HeaderValue {
+    static PREFIX: LazyLock<String> = LazyLock::new(|| crate::crypto::random_token(6));
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let id = format!("{}-{:x}", *PREFIX, NEXT.fetch_add(1, Ordering::Relaxed));
+    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("doorman"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (HeaderName::try_from(*k).unwrap(), HeaderValue::from_str(v).unwrap())).collect()
+    }
+
+    const ORIGIN: Origin = Origin { peer: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), trusted: false };
+
+    #[test]
+    fn identity_headers_in_any_spelling_are_refused() {
+        for name in ["x-doorman-user", "X-DOORMAN-ROLES", "x_doorman_user", "X_Doorman-Sub"] {
+            assert!(upstream_headers(&headers(&[(name, "admin")]), &ORIGIN, None).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn connection_cannot_remove_what_doorman_sets() {
+        for named in ["authorization", "Authorization", "x-forwarded-for", "X_Request_Id", "x-token"] {
+            let h = headers(&[("connection", &format!("keep-alive, {named}"))]);
+            assert!(upstream_headers(&h, &ORIGIN, Some("x-token")).is_err(), "{named}");
+        }
+        let h = headers(&[("connection", "x-trace"), ("x-trace", "1"), ("x-other", "2")]);
+        let (out, _) = upstream_headers(&h, &ORIGIN, None).unwrap();
+        assert!(out.get("x-trace").is_none() && out.get("x-other").is_some());
+    }
+
+    #[test]
+    fn secrets_and_forged_forwarding_are_dropped() {
+        let h = headers(&[
+            ("authorization", "Bearer x"),
+            ("cookie", "s=1"),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x_forwarded_for", "6.6.6.6"),
+            ("host", "doorman.test"),
+        ]);
+        let (out, _) = upstream_headers(&h, &ORIGIN, None).unwrap();
+        assert!(out.get("authorization").is_none() && out.get("cookie").is_none());
+        assert_eq!(out.get_all("x-forwarded-for").iter().collect::<Vec<_>>(), ["127.0.0.1"]);
+        assert!(out.get("x_forwarded_for").is_none());
+        assert_eq!(out["x-forwarded-host"], "doorman.test");
+    }
+}
