@@ -80,6 +80,10 @@ fn canonical_segment(raw: &str) -> Result<String, ProxyError> {
                     .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok())
                     .ok_or(ProxyError::InvalidPath("a `%` must start a two-digit hex escape"))?;
                 check_decoded(value)?;
+                if value == b'%' && bytes.get(i + 3..i + 5).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                    // `%252e` reads as `%2e` to an upstream that decodes twice.
+                    return Err(ProxyError::InvalidPath("double-encoded escapes (`%25XX`) are not accepted"));
+                }
                 if is_unreserved(value) {
                     out.push(value as char);
                 } else {
@@ -135,6 +139,7 @@ mod tests {
         assert_eq!(ok("/employees/%34%37%32%31"), "/employees/4721");
         assert_eq!(ok("/a%2ab/c%7e"), "/a%2Ab/c~");
         assert_eq!(ok("/files/"), "/files/");
+        assert_eq!(ok("/100%25"), "/100%25");
         assert_eq!(ok(""), "/");
     }
 
@@ -158,6 +163,8 @@ mod tests {
             "/a%",
             "/a%zz",
             "/a%4",
+            "/a%252e",
+            "/a%252F",
         ] {
             assert!(CanonicalPath::parse(raw).is_err(), "{raw} should be rejected");
         }

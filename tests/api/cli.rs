@@ -92,6 +92,11 @@ async fn a_bad_row_is_reported_by_line_and_nothing_is_imported() {
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM records").await, 1, "B was rolled back with C");
 }
 
+/// Two routes that can match `GET /employees/4721/payslips`.
+const OVERLAPPING_ROUTES: &str = "[[services]]\nname = \"payroll\"\nupstream = \"http://127.0.0.1:9001\"\n\
+    [[services.routes]]\nmethods = [\"GET\", \"POST\"]\npath = \"/employees/{n}/{what}\"\n\
+    [[services.routes]]\nmethods = [\"GET\"]\npath = \"/employees/{n}/payslips\"\n";
+
 #[test]
 fn configuration_errors_exit_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -100,6 +105,23 @@ fn configuration_errors_exit_2_naming_the_key() {
         ("[sessions]\nidle_timeout = \"often\"\n", "sessions.idle_timeout"),
         ("[[clients]]\nid = \"bot\"\nsecret = \"s\"\nflows = [\"missing\"]\n", "clients[0].flows"),
         ("[admin]\ntoken = \"env:DOORMAN_SURELY_UNSET_VAR\"\n", "admin.token"),
+        (
+            OVERLAPPING_ROUTES,
+            "`GET /employees/{n}/payslips` and services[0].routes[0] `GET,POST /employees/{n}/{what}`",
+        ),
+        ("[[services]]\nname = \"api\"\nupstream = \"ftp://x\"\n", "services[0].upstream"),
+        (
+            "[[services]]\nname = \"api\"\nupstream = \"http://x\"\n[[services.routes]]\nmethods = [\"GET\"]\npath = \"/a/../b\"\n",
+            "services[0].routes[0].path",
+        ),
+        (
+            "[[services]]\nname = \"api\"\nupstream = \"http://x\"\n[[services.routes]]\nmethods = [\"GET\"]\npath = \"/a/{n}\"\ninject = \"cookie:x\"\n",
+            "services[0].routes[0].inject",
+        ),
+        (
+            "[[services]]\nname = \"api\"\nupstream = \"http://x\"\n[[services.routes]]\nmethods = [\"GET\"]\npath = \"/a/{n}\"\nbind = { m = \"employee_number\" }\n",
+            "services[0].routes[0].bind",
+        ),
     ] {
         let config = write_config(dir.path(), extra);
         let output = doorman(dir.path(), &["migrate", "--config", &config]);

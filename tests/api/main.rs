@@ -15,6 +15,7 @@ mod oauth;
 mod openapi;
 mod operator_cli;
 mod providers;
+mod proxy;
 mod resend;
 mod restart;
 mod selection;

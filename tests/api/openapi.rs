@@ -16,13 +16,16 @@ fn registered_routes() -> BTreeMap<String, BTreeSet<String>> {
                 continue;
             };
             let handlers = chunk.split(".layer(").next().unwrap();
+            // `any(..)` serves every method; the document lists the five that matter.
+            let any = handlers.trim_start_matches(|c| c != ',').contains(" any(");
             let methods = ["get", "post", "put", "delete", "patch"]
                 .into_iter()
-                .filter(|m| handlers.split(&format!("{m}(")).count() > 1)
+                .filter(|m| any || handlers.split(&format!("{m}(")).count() > 1)
                 .map(String::from)
                 .collect::<BTreeSet<_>>();
             assert!(!methods.is_empty(), "no method found for {path}");
-            routes.insert(path.to_string(), methods);
+            // OpenAPI has no catch-all parameter: `{*path}` is documented as `{path}`.
+            routes.insert(path.replace("{*", "{"), methods);
         }
     }
     routes
