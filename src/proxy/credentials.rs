@@ -29,7 +29,7 @@ pub struct Caller {
 }
 
 pub struct Credentials {
-    tokens: Cache<String, Arc<AccessClaims>>,
+    tokens: Cache<String, Caller>,
     /// (client, channel, conversation id) → the token last fetched for it.
     conversations: Cache<(String, String, String), Caller>,
 }
@@ -46,10 +46,7 @@ impl Default for Credentials {
 impl Credentials {
     pub async fn caller(&self, presented: Presented, auth: &Auth, clients: &ClientAuth) -> Result<Caller, ProxyError> {
         match presented {
-            Presented::Bearer(token) => {
-                let claims = self.validate(&token, auth)?;
-                Ok(Caller { token: token.into(), claims })
-            }
+            Presented::Bearer(token) => self.validate(token, auth),
             Presented::Conversation { client_id, secret, channel, id } => {
                 let client = clients.authenticate(&client_id, &secret, auth.clock.as_ref()).await?;
                 let address =
@@ -60,17 +57,18 @@ impl Credentials {
         }
     }
 
-    fn validate(&self, token: &str, auth: &Auth) -> Result<Arc<AccessClaims>, ProxyError> {
-        let claims = match self.tokens.get(token) {
-            Some(claims) => claims,
+    fn validate(&self, token: String, auth: &Auth) -> Result<Caller, ProxyError> {
+        let caller = match self.tokens.get(token.as_str()) {
+            Some(caller) => caller,
             None => {
-                let claims = Arc::new(auth.validate_proxy_token(token)?);
-                self.tokens.insert(token.to_string(), claims.clone());
-                claims
+                let claims = Arc::new(auth.validate_proxy_token(&token)?);
+                let caller = Caller { token: token.as_str().into(), claims };
+                self.tokens.insert(token, caller.clone());
+                caller
             }
         };
-        still_valid(&claims, auth)?;
-        Ok(claims)
+        still_valid(&caller.claims, auth)?;
+        Ok(caller)
     }
 
     /// The conversation's current token, fetched (as `POST …/token` would) when there is
@@ -87,8 +85,7 @@ impl Credentials {
             Ok(_) | Err(FlowError::NotAuthenticated) => return Err(ProxyError::NotAuthenticated),
             Err(e) => return Err(ProxyError::Internal(e.to_string())),
         };
-        let claims = self.validate(&token, auth)?;
-        let caller = Caller { token: token.into(), claims };
+        let caller = self.validate(token, auth)?;
         self.conversations.insert(key, caller.clone());
         Ok(caller)
     }

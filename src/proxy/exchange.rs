@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use quick_cache::Equivalent;
 use quick_cache::sync::Cache;
 
 use super::credentials::Caller;
@@ -40,8 +41,7 @@ impl Exchange {
             return Ok(caller.token.clone());
         }
         let now = auth.clock.now().div_euclid(1000);
-        let key = (caller.claims.sid.clone(), audience.to_string());
-        if let Some((token, exp)) = self.minted.get(&key)
+        if let Some((token, exp)) = self.minted.get(&KeyRef(&caller.claims.sid, audience))
             && exp - MARGIN_SECS > now
             && exp <= caller.claims.exp
         {
@@ -51,7 +51,24 @@ impl Exchange {
             .exchange_token(&caller.claims, audience, EXCHANGED_TTL)
             .map_err(|e| ProxyError::Internal(format!("signing an exchanged token: {e}")))?;
         let token: Arc<str> = token.into();
-        self.minted.insert(key, (token.clone(), exp));
+        self.minted.insert((caller.claims.sid.clone(), audience.to_string()), (token.clone(), exp));
         Ok(token)
+    }
+}
+
+/// Looks a (session, audience) key up without allocating it. Hashes exactly as the
+/// owned tuple does.
+struct KeyRef<'a>(&'a str, &'a str);
+
+impl std::hash::Hash for KeyRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+        self.1.hash(state);
+    }
+}
+
+impl Equivalent<(String, String)> for KeyRef<'_> {
+    fn equivalent(&self, key: &(String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
     }
 }

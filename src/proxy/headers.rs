@@ -1,5 +1,6 @@
 //! Which headers cross the proxy. Names are compared in one spelling, lower case with
 //! `_` read as `-`, because some servers treat `X_Doorman_User` as `X-Doorman-User`.
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,8 +39,13 @@ pub struct Origin {
     pub trusted: bool,
 }
 
-fn spelling(name: &str) -> String {
-    name.to_ascii_lowercase().replace('_', "-")
+/// Lower case with `_` as `-`; allocates only for the rare name that needs it.
+fn spelling(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|b| b == b'_' || b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase().replace('_', "-"))
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 /// The request headers the upstream receives, and the request id they carry.
@@ -62,7 +68,7 @@ pub fn upstream_headers(
     let mut out = HeaderMap::with_capacity(client.len() + 4);
     for (name, value) in client {
         let name_spelled = spelling(name.as_str());
-        let name_spelled = name_spelled.as_str();
+        let name_spelled = name_spelled.as_ref();
         if name_spelled.starts_with("x-doorman-") && name_spelled != CONVERSATION_HEADER {
             return Err(ProxyError::InvalidHeader(format!("`{name}` is set by doorman, never by clients")));
         }
@@ -114,7 +120,7 @@ fn connection_tokens(headers: &HeaderMap) -> Vec<String> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|token| spelling(token.trim()))
+        .map(|token| spelling(token.trim()).into_owned())
         .filter(|token| !token.is_empty())
         .collect()
 }
