@@ -1,6 +1,7 @@
 //! Sending the request upstream over pooled keep-alive connections. Bodies stream
 //! both ways; the request body is bounded; the answer must start within the service's
-//! timeout: a dead upstream is a 502 and a slow one a 504, never a hang.
+//! timeout (a dead upstream is a 502 and a slow one a 504), and a body that stalls for
+//! that long in either direction is cut off: never a hang.
 use std::time::Duration;
 
 use axum::body::Body;
@@ -9,6 +10,7 @@ use http_body_util::{LengthLimitError, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tower_http::timeout::TimeoutBody;
 
 use super::error::ProxyError;
 
@@ -39,16 +41,17 @@ impl Upstreams {
     pub async fn send(&self, request: Request<Body>, timeout: Duration) -> Result<Response<Body>, ProxyError> {
         match tokio::time::timeout(timeout, self.client.request(request)).await {
             Err(_) => Err(ProxyError::UpstreamTimeout),
-            Ok(Ok(response)) => Ok(response.map(Body::new)),
+            Ok(Ok(response)) => Ok(response.map(|body| Body::new(TimeoutBody::new(timeout, body)))),
             Ok(Err(e)) if is_body_limit(&e) => Err(ProxyError::BodyTooLarge),
             Ok(Err(e)) => Err(ProxyError::UpstreamUnavailable(format!("{e:?}"))),
         }
     }
 }
 
-/// The client's body, cut off with an error once it passes `max` bytes.
-pub fn bounded(body: Body, max: usize) -> Body {
-    Body::new(Limited::new(body, max))
+/// The client's body, cut off with an error once it passes `max` bytes or stalls for
+/// `idle`.
+pub fn bounded(body: Body, max: usize, idle: Duration) -> Body {
+    Body::new(TimeoutBody::new(idle, Limited::new(body, max)))
 }
 
 fn is_body_limit(error: &(dyn std::error::Error + 'static)) -> bool {

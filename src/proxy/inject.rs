@@ -94,12 +94,12 @@ impl Target<'_> {
                 let bearer = HeaderValue::from_str(&format!("Bearer {}", self.token))
                     .map_err(|e| ProxyError::Internal(e.to_string()))?;
                 headers.insert(header::AUTHORIZATION, bearer);
-                bounded(body, max)
+                bounded(body, max, self.service.timeout)
             }
             Inject::Header(name) => {
                 let name = HeaderName::try_from(name.as_str()).map_err(|e| ProxyError::Internal(e.to_string()))?;
                 headers.insert(name, token);
-                bounded(body, max)
+                bounded(body, max, self.service.timeout)
             }
             Inject::Json(pointer) => {
                 let json = json_with_token(body, &headers, max, pointer, self.token).await?;
@@ -107,7 +107,7 @@ impl Target<'_> {
                 headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 Body::from(json)
             }
-            Inject::Query(_) | Inject::None => bounded(body, max),
+            Inject::Query(_) | Inject::None => bounded(body, max, self.service.timeout),
         };
         let mut request = Request::new(body);
         *request.method_mut() = method;

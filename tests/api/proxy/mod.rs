@@ -55,6 +55,12 @@ async fn echo(request: Request) -> Response {
     if parts.uri.path().starts_with("/slow") {
         tokio::time::sleep(Duration::from_secs(30)).await;
     }
+    if parts.uri.path().starts_with("/stall") {
+        // Headers and a first chunk, then nothing, ever.
+        let first = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"{\"partial\":"))]);
+        let body = axum::body::Body::from_stream(futures::StreamExt::chain(first, futures::stream::pending()));
+        return Response::new(body);
+    }
     let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
     let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in &parts.headers {
@@ -123,6 +129,7 @@ pub fn payroll_service(upstream: &str) -> ServiceConfig {
                 r.bind.clear();
             }),
             with(route(&["GET"], "/slow/{employee_number}"), &|_| {}),
+            with(route(&["GET"], "/stall/{employee_number}"), &|_| {}),
         ],
     }
 }

@@ -126,6 +126,17 @@ async fn an_upstream_that_is_down_is_a_502_and_a_slow_one_a_504() {
 }
 
 #[tokio::test]
+async fn a_response_body_that_stalls_is_cut_off_after_the_timeout() {
+    let upstream = Upstream::start().await;
+    let (app, token) = proxied(&upstream).await;
+    let response = app.proxy_get(&token, "/stall/4721").await;
+    assert_eq!(response.status(), 200, "the headers arrived in time");
+    // The service's timeout is 500 ms; the outer bound only keeps a failure from hanging the suite.
+    let body = tokio::time::timeout(Duration::from_secs(20), response.text()).await.expect("cut off, not hung");
+    assert!(body.is_err(), "the truncated body must end in an error, not look complete: {body:?}");
+}
+
+#[tokio::test]
 async fn bodies_over_the_limit_are_413_declared_or_streamed() {
     let upstream = Upstream::start().await;
     let (app, token) = proxied(&upstream).await;
