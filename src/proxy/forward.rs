@@ -51,6 +51,10 @@ impl Upstreams {
 /// The client's body, cut off with an error once it passes `max` bytes or stalls for
 /// `idle`.
 pub fn bounded(body: Body, max: usize, idle: Duration) -> Body {
+    // Most proxied calls are GETs without a body: they need no timer and no limit.
+    if http_body::Body::is_end_stream(&body) {
+        return body;
+    }
     Body::new(TimeoutBody::new(idle, Limited::new(body, max)))
 }
 
