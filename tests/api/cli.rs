@@ -119,6 +119,10 @@ fn configuration_errors_exit_2_naming_the_key() {
             "services[0].routes[0].inject",
         ),
         (
+            "[[services]]\nname = \"api\"\nupstream = \"http://x\"\n[[services.routes]]\nmethods = [\"GET\"]\npath = \"/a/{n}\"\ninject = \"header:Connection\"\n",
+            "services[0].routes[0].inject",
+        ),
+        (
             "[[services]]\nname = \"api\"\nupstream = \"http://x\"\n[[services.routes]]\nmethods = [\"GET\"]\npath = \"/a/{n}\"\nbind = { m = \"employee_number\" }\n",
             "services[0].routes[0].bind",
         ),
