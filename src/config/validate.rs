@@ -98,8 +98,9 @@ impl Config {
             }
         }
         self.validate_delivery()?;
-        // Route templates, bindings and overlaps: the proxy compiles the same table.
-        crate::proxy::routes::Services::compile(&self.services).map_err(|(key, message)| err(key, message))?;
+        // Route templates, bindings, overlaps and audiences: the proxy compiles the same table.
+        crate::proxy::routes::Services::compile(&self.services, &self.tokens.audience)
+            .map_err(|(key, message)| err(key, message))?;
         Ok(())
     }
 }

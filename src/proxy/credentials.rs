@@ -1,13 +1,14 @@
 //! Who is calling: a person's Bearer token, or (conversation mode) a bot's Basic
 //! credentials plus the conversation it speaks for.
 //!
-//! A validated token is cached until its `exp`, keyed by the token itself, the way
+//! A validated token is cached until its `exp`, keyed by a hash of the token, the way
 //! Envoy's `jwt_cache` does, so a signature is verified once per token rather than
 //! once per request. Revocation is checked on every request against the in-memory
 //! set of ended sessions: no database round trip on the hot path.
 use std::sync::Arc;
 
 use quick_cache::sync::Cache;
+use sha2::{Digest, Sha256};
 
 use super::error::ProxyError;
 use crate::domain::validate::TokenError;
@@ -29,12 +30,14 @@ pub struct Caller {
 }
 
 pub struct Credentials {
-    tokens: Cache<String, Caller>,
+    /// SHA-256 of the token → its claims. A digest, not the token, is the key: the
+    /// cache holds no credentials, and a key costs 32 bytes.
+    tokens: Cache<[u8; 32], Arc<AccessClaims>>,
     /// (client, channel, conversation id) → the token last fetched for it.
     conversations: Cache<(String, String, String), Caller>,
 }
 
-const TOKENS_CACHED: usize = 16_384;
+const TOKENS_CACHED: usize = 8_192;
 const CONVERSATIONS_CACHED: usize = 4_096;
 
 impl Default for Credentials {
@@ -58,17 +61,17 @@ impl Credentials {
     }
 
     fn validate(&self, token: String, auth: &Auth) -> Result<Caller, ProxyError> {
-        let caller = match self.tokens.get(token.as_str()) {
-            Some(caller) => caller,
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let claims = match self.tokens.get(&key) {
+            Some(claims) => claims,
             None => {
                 let claims = Arc::new(auth.validate_proxy_token(&token)?);
-                let caller = Caller { token: token.as_str().into(), claims };
-                self.tokens.insert(token, caller.clone());
-                caller
+                self.tokens.insert(key, claims.clone());
+                claims
             }
         };
-        still_valid(&caller.claims, auth)?;
-        Ok(caller)
+        still_valid(&claims, auth)?;
+        Ok(Caller { token: token.into(), claims })
     }
 
     /// The conversation's current token, fetched (as `POST …/token` would) when there is

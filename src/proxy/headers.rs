@@ -29,6 +29,14 @@ const CLIENT_SECRETS: &[&str] = &["authorization", "cookie", "proxy-authorizatio
 const FORWARDING: &[&str] =
     &["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip", "x-request-id", "host"];
 
+/// Ask some servers and frameworks to route or dispatch differently from the request
+/// line, which would undo the route's method and path checks.
+const ROUTING_OVERRIDES: &[&str] =
+    &["x-original-url", "x-rewrite-url", "x-http-method-override", "x-http-method", "x-method-override"];
+
+/// Framing headers a `Connection` header may not remove: doorman reads them.
+const FRAMING: &[&str] = &["content-length", "content-type", "transfer-encoding", "host"];
+
 /// The conversation-mode header: read by doorman, never forwarded.
 pub const CONVERSATION_HEADER: &str = "x-doorman-conversation";
 
@@ -37,6 +45,9 @@ pub struct Origin {
     pub peer: IpAddr,
     /// The peer is one of `server.trusted_proxies`: its `X-Forwarded-*` are believed.
     pub trusted: bool,
+    /// The host of `server.public_url`: what clients reach doorman by, whatever `Host`
+    /// they send.
+    pub public_host: HeaderValue,
 }
 
 /// Lower case with `_` as `-`; allocates only for the rare name that needs it.
@@ -62,8 +73,8 @@ pub fn upstream_headers(
             || name == "authorization"
     };
     let named_by_connection = connection_tokens(client);
-    if let Some(name) = named_by_connection.iter().find(|n| set_by_doorman(n)) {
-        return Err(ProxyError::InvalidHeader(format!("Connection may not name `{name}`: doorman sets that header")));
+    if let Some(name) = named_by_connection.iter().find(|n| set_by_doorman(n) || FRAMING.contains(&n.as_str())) {
+        return Err(ProxyError::InvalidHeader(format!("Connection may not name `{name}`: doorman sets or reads it")));
     }
     let mut out = HeaderMap::with_capacity(client.len() + 4);
     for (name, value) in client {
@@ -71,6 +82,9 @@ pub fn upstream_headers(
         let name_spelled = name_spelled.as_ref();
         if name_spelled.starts_with("x-doorman-") && name_spelled != CONVERSATION_HEADER {
             return Err(ProxyError::InvalidHeader(format!("`{name}` is set by doorman, never by clients")));
+        }
+        if ROUTING_OVERRIDES.contains(&name_spelled) {
+            return Err(ProxyError::InvalidHeader(format!("`{name}` would override the checked method or path")));
         }
         let dropped = set_by_doorman(name_spelled)
             || HOP_BY_HOP.contains(&name_spelled)
@@ -96,9 +110,8 @@ fn forwarding_headers(client: &HeaderMap, origin: &Origin, out: &mut HeaderMap) 
     out.insert(X_FORWARDED_FOR.clone(), HeaderValue::from_str(&chain).unwrap_or(HeaderValue::from_static("unknown")));
     let proto = from_trusted(&X_FORWARDED_PROTO).unwrap_or(HeaderValue::from_static("http"));
     out.insert(X_FORWARDED_PROTO.clone(), proto);
-    if let Some(host) = from_trusted(&X_FORWARDED_HOST).or_else(|| client.get(header::HOST).cloned()) {
-        out.insert(X_FORWARDED_HOST.clone(), host);
-    }
+    let host = from_trusted(&X_FORWARDED_HOST).unwrap_or_else(|| origin.public_host.clone());
+    out.insert(X_FORWARDED_HOST.clone(), host);
     let request_id = from_trusted(&X_REQUEST_ID).filter(|v| v.len() <= 128).unwrap_or_else(new_request_id);
     out.insert(X_REQUEST_ID.clone(), request_id.clone());
     request_id
@@ -146,18 +159,31 @@ mod tests {
         pairs.iter().map(|(k, v)| (HeaderName::try_from(*k).unwrap(), HeaderValue::from_str(v).unwrap())).collect()
     }
 
-    const ORIGIN: Origin = Origin { peer: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), trusted: false };
+    const ORIGIN: Origin = Origin {
+        peer: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        trusted: false,
+        public_host: HeaderValue::from_static("doorman.test"),
+    };
 
     #[test]
     fn identity_headers_in_any_spelling_are_refused() {
-        for name in ["x-doorman-user", "X-DOORMAN-ROLES", "x_doorman_user", "X_Doorman-Sub"] {
+        for name in [
+            "x-doorman-user",
+            "X-DOORMAN-ROLES",
+            "x_doorman_user",
+            "X_Doorman-Sub",
+            "X-Original-URL",
+            "x_http_method_override",
+        ] {
             assert!(upstream_headers(&headers(&[(name, "admin")]), &ORIGIN, None).is_err(), "{name}");
         }
     }
 
     #[test]
     fn connection_cannot_remove_what_doorman_sets() {
-        for named in ["authorization", "Authorization", "x-forwarded-for", "X_Request_Id", "x-token"] {
+        for named in
+            ["authorization", "Authorization", "x-forwarded-for", "X_Request_Id", "x-token", "content-length", "Host"]
+        {
             let h = headers(&[("connection", &format!("keep-alive, {named}"))]);
             assert!(upstream_headers(&h, &ORIGIN, Some("x-token")).is_err(), "{named}");
         }

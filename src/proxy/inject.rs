@@ -53,13 +53,18 @@ impl Target<'_> {
             Inject::Query(name) => Some(name.as_str()),
             _ => None,
         };
+        // Some servers also split parameters on `;`: a name hidden behind one counts too.
+        let names_set_by_route = |pair: &str| {
+            pair.split(';').any(|part| {
+                let raw_name = part.split('=').next().unwrap_or("").replace('+', " ");
+                let name = percent_decode_str(&raw_name).decode_utf8_lossy();
+                injected == Some(&name) || reserved.iter().any(|r| *r == name)
+            })
+        };
         for pair in client_query.split('&').filter(|p| !p.is_empty()) {
-            let raw_name = pair.split('=').next().unwrap_or("").replace('+', " ");
-            let name = percent_decode_str(&raw_name).decode_utf8_lossy();
-            if injected == Some(&name) || reserved.iter().any(|r| *r == name) {
-                continue;
+            if !names_set_by_route(pair) {
+                push_pair(&mut query, pair);
             }
-            push_pair(&mut query, pair);
         }
         if let Some(name) = injected {
             let pair = format!("{}={}", utf8_percent_encode(name, COMPONENT), self.token);

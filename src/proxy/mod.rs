@@ -40,6 +40,7 @@ pub struct Proxy {
     upstreams: Upstreams,
     pub audit: Arc<ProxyAudit>,
     trusted_proxies: Vec<ipnet::IpNet>,
+    public_host: HeaderValue,
 }
 
 /// One request for the proxy, taken apart by the HTTP layer.
@@ -54,7 +55,8 @@ pub struct ProxyRequest {
 
 impl Proxy {
     pub fn new(config: &Config, log: AuditLog, clock: Arc<dyn Clock>) -> Result<Self, String> {
-        let services = Services::compile(&config.services).map_err(|(key, message)| format!("{key}: {message}"))?;
+        let services = Services::compile(&config.services, &config.tokens.audience)
+            .map_err(|(key, message)| format!("{key}: {message}"))?;
         Ok(Self {
             services,
             credentials: Credentials::default(),
@@ -62,6 +64,7 @@ impl Proxy {
             upstreams: Upstreams::new(),
             audit: ProxyAudit::start(log, clock),
             trusted_proxies: config.server.trusted_proxies.clone(),
+            public_host: public_host(config)?,
         })
     }
 
@@ -116,7 +119,11 @@ impl Proxy {
                 return Err(ProxyError::ForbiddenResource);
             }
         }
-        let origin = Origin { peer, trusted: self.trusted_proxies.iter().any(|net| net.contains(&peer)) };
+        let origin = Origin {
+            peer,
+            trusted: self.trusted_proxies.iter().any(|net| net.contains(&peer)),
+            public_host: self.public_host.clone(),
+        };
         let (parts, body) = request.into_parts();
         let (headers, request_id) = headers::upstream_headers(&parts.headers, &origin, route.inject.header_name())?;
         let token = self.exchange.token_for(caller, route.token, &service.audience, auth)?;
@@ -126,4 +133,11 @@ impl Proxy {
         let request = target.request(parts.method, uri, headers, body).await?;
         Ok((route, request, request_id))
     }
+}
+
+/// The host (and port) of `server.public_url`, for `X-Forwarded-Host`.
+fn public_host(config: &Config) -> Result<HeaderValue, String> {
+    let url: axum::http::Uri = config.issuer().parse().map_err(|_| "server.public_url: not a URL".to_string())?;
+    let authority = url.authority().ok_or("server.public_url: names no host")?;
+    HeaderValue::from_str(authority.as_str()).map_err(|e| format!("server.public_url: {e}"))
 }

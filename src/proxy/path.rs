@@ -77,13 +77,10 @@ fn canonical_segment(raw: &str) -> Result<String, ProxyError> {
             b'%' => {
                 let value = bytes
                     .get(i + 1..i + 3)
+                    .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok())
                     .ok_or(ProxyError::InvalidPath("a `%` must start a two-digit hex escape"))?;
                 check_decoded(value)?;
-                if value == b'%' && bytes.get(i + 3..i + 5).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                    // `%252e` reads as `%2e` to an upstream that decodes twice.
-                    return Err(ProxyError::InvalidPath("double-encoded escapes (`%25XX`) are not accepted"));
-                }
                 if is_unreserved(value) {
                     out.push(value as char);
                 } else {
@@ -103,6 +100,14 @@ fn canonical_segment(raw: &str) -> Result<String, ProxyError> {
     }
     if out == "." || out == ".." {
         return Err(ProxyError::InvalidPath("`.` and `..` segments are not accepted"));
+    }
+    // Checked on the canonical form, so `%25%32%65` is caught as well as `%252e`: an
+    // upstream that decodes twice would read either as `%2e`, then as a dot.
+    let double_encoded = out
+        .match_indices("%25")
+        .any(|(at, _)| out.as_bytes().get(at + 3..at + 5).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)));
+    if double_encoded {
+        return Err(ProxyError::InvalidPath("double-encoded escapes (`%25XX`) are not accepted"));
     }
     Ok(out)
 }
@@ -165,6 +170,9 @@ mod tests {
             "/a%4",
             "/a%252e",
             "/a%252F",
+            "/a%25%32%65",
+            "/a%+1",
+            "/a%-1",
         ] {
             assert!(CanonicalPath::parse(raw).is_err(), "{raw} should be rejected");
         }

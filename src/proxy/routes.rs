@@ -52,9 +52,19 @@ pub struct Services {
 pub type CompileError = (String, String);
 
 impl Services {
-    pub fn compile(configs: &[ServiceConfig]) -> Result<Self, CompileError> {
+    /// `own_audience` is doorman's `tokens.audience`. An exchanged token must open its own
+    /// service only: the proxy refuses service audiences, and no two services may accept
+    /// each other's tokens, so every audience must differ.
+    pub fn compile(configs: &[ServiceConfig], own_audience: &str) -> Result<Self, CompileError> {
         let mut by_name = HashMap::new();
+        let mut audiences = std::collections::HashSet::from([own_audience]);
         for (i, config) in configs.iter().enumerate() {
+            if !audiences.insert(config.audience()) {
+                return Err((
+                    format!("services[{i}].audience"),
+                    format!("`{}` is already doorman's or another service's audience", config.audience()),
+                ));
+            }
             let service = Service::compile(config, &format!("services[{i}]"))?;
             if by_name.insert(config.name.clone(), Arc::new(service)).is_some() {
                 return Err((format!("services[{i}].name"), format!("`{}` is defined twice", config.name)));

@@ -118,6 +118,7 @@ fn configuration_errors_exit_2_naming_the_key() {
             "[[services]]\nname = \"api\"\nupstream = \"http://x\"\n[[services.routes]]\nmethods = [\"GET\"]\npath = \"/a/{n}\"\ninject = \"cookie:x\"\n",
             "services[0].routes[0].inject",
         ),
+        ("[[services]]\nname = \"doorman\"\nupstream = \"http://x\"\n", "services[0].audience"),
         (
             "[[services]]\nname = \"api\"\nupstream = \"http://x\"\n[[services.routes]]\nmethods = [\"GET\"]\npath = \"/a/{n}\"\ninject = \"header:Connection\"\n",
             "services[0].routes[0].inject",

@@ -2,6 +2,7 @@
 //! exactly what reached it.
 mod attacks;
 mod conversation_mode;
+mod edge_cases;
 mod forwarding;
 mod refusals;
 
