@@ -105,7 +105,7 @@ pub fn payroll_service(upstream: &str) -> ServiceConfig {
         name: "payroll".into(),
         upstream: upstream.into(),
         audience: Some("payroll-api".into()),
-        timeout: Duration::from_millis(500),
+        timeout: Duration::from_secs(2),
         max_body_bytes: 1024,
         routes: vec![
             route(&["GET"], "/employees/{employee_number}/payslips/{month}"),
