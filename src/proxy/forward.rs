@@ -16,30 +16,36 @@ use super::error::ProxyError;
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
-pub struct Upstreams {
-    client: Client<Connector, Body>,
+/// The upstream client. Each thread keeps its own connection pool: doorman serves on
+/// one single-threaded runtime per core, and a connection used by the thread that
+/// opened it never hands a request or an answer to another thread.
+#[derive(Default)]
+pub struct Upstreams;
+
+thread_local! {
+    static CLIENT: Client<Connector, Body> = client();
+}
+
+fn client() -> Client<Connector, Body> {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(Duration::from_secs(5)));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_platform_verifier()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(1024)
+        .build(connector)
 }
 
 impl Upstreams {
-    pub fn new() -> Self {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_platform_verifier()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(1024)
-            .build(connector);
-        Self { client }
-    }
-
     pub async fn send(&self, request: Request<Body>, timeout: Duration) -> Result<Response<Body>, ProxyError> {
-        match tokio::time::timeout(timeout, self.client.request(request)).await {
+        let client = CLIENT.with(Client::clone);
+        match tokio::time::timeout(timeout, client.request(request)).await {
             Err(_) => Err(ProxyError::UpstreamTimeout),
             Ok(Ok(response)) => Ok(response.map(|body| Body::new(TimeoutBody::new(timeout, body)))),
             Ok(Err(e)) if is_body_limit(&e) => Err(ProxyError::BodyTooLarge),

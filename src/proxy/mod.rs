@@ -61,7 +61,7 @@ impl Proxy {
             services,
             credentials: Credentials::default(),
             exchange: Exchange::default(),
-            upstreams: Upstreams::new(),
+            upstreams: Upstreams,
             audit: ProxyAudit::start(log, clock),
             trusted_proxies: config.server.trusted_proxies.clone(),
             public_host: public_host(config)?,
