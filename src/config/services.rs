@@ -74,11 +74,9 @@ impl TryFrom<String> for Inject {
                 let name = named(name, "header name")?;
                 axum::http::HeaderName::try_from(name.as_str())
                     .map_err(|_| format!("`{name}` is not a header name"))?;
-                let name = name.to_ascii_lowercase().replace('_', "-");
-                if RESERVED_HEADERS.contains(&name.as_str()) || name.starts_with("x-forwarded-") {
-                    return Err(format!("`{name}` is managed by the proxy itself; choose another header"));
-                }
-                Ok(Inject::Header(name))
+                crate::proxy::headers::injectable(&name)
+                    .map(Inject::Header)
+                    .ok_or_else(|| format!("`{name}` is managed by the proxy itself; choose another header"))
             }
             Some(("query", name)) => Ok(Inject::Query(named(name, "parameter name")?)),
             Some(("json", pointer)) if pointer.starts_with('/') => Ok(Inject::Json(pointer.to_string())),
@@ -98,22 +96,6 @@ pub enum TokenMode {
     /// The person's own token.
     Forward,
 }
-
-/// Headers a token can never be injected into: hop-by-hop, framing, or set by doorman.
-const RESERVED_HEADERS: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-    "host",
-    "content-length",
-    "content-type",
-    "forwarded",
-    "x-request-id",
-];
 
 fn one_mebibyte() -> usize {
     1024 * 1024

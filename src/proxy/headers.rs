@@ -40,6 +40,17 @@ const FRAMING: &[&str] = &["content-length", "content-type", "transfer-encoding"
 /// The conversation-mode header: read by doorman, never forwarded.
 pub const CONVERSATION_HEADER: &str = "x-doorman-conversation";
 
+/// The header a route may inject a token into, in its one spelling; `None` for a
+/// hop-by-hop, framing or forwarding header, which doorman manages itself.
+pub fn injectable(name: &str) -> Option<String> {
+    let name = spelling(name).into_owned();
+    let managed = HOP_BY_HOP.contains(&name.as_str())
+        || FRAMING.contains(&name.as_str())
+        || FORWARDING.contains(&name.as_str())
+        || name.starts_with("x-forwarded-");
+    (!managed).then_some(name)
+}
+
 /// Where the request came from, as doorman tells the upstream.
 pub struct Origin {
     pub peer: IpAddr,
@@ -190,6 +201,16 @@ mod tests {
         let h = headers(&[("connection", "x-trace"), ("x-trace", "1"), ("x-other", "2")]);
         let (out, _) = upstream_headers(&h, &ORIGIN, None).unwrap();
         assert!(out.get("x-trace").is_none() && out.get("x-other").is_some());
+    }
+
+    #[test]
+    fn tokens_go_only_into_headers_doorman_does_not_manage() {
+        assert_eq!(injectable("X_User-Token").as_deref(), Some("x-user-token"));
+        for managed in
+            ["Connection", "transfer_encoding", "Host", "Content-Length", "X-Forwarded-Prefix", "x-request-id"]
+        {
+            assert_eq!(injectable(managed), None, "{managed}");
+        }
     }
 
     #[test]

@@ -42,8 +42,7 @@ impl Target<'_> {
     pub fn uri(&self, client_query: &str) -> Result<Uri, ProxyError> {
         let (path, mut query, reserved) = match &self.route.upstream_path {
             Some(template) => {
-                let claim = |name: &str| self.claims.claim(name).map(str::to_string);
-                let values = Values { captures: self.captures, claim: &claim, token: self.token };
+                let values = Values { captures: self.captures, claims: self.claims, token: self.token };
                 let (path, query) = template.render(&values)?;
                 (path, query, template.query_names())
             }
@@ -93,7 +92,6 @@ impl Target<'_> {
         if declared.is_some_and(|length| length > max as u64) {
             return Err(ProxyError::BodyTooLarge);
         }
-        let token = HeaderValue::from_str(self.token).map_err(|e| ProxyError::Internal(e.to_string()))?;
         let body = match &self.route.inject {
             Inject::Authorization => {
                 let bearer = HeaderValue::from_str(&format!("Bearer {}", self.token))
@@ -103,6 +101,7 @@ impl Target<'_> {
             }
             Inject::Header(name) => {
                 let name = HeaderName::try_from(name.as_str()).map_err(|e| ProxyError::Internal(e.to_string()))?;
+                let token = HeaderValue::from_str(self.token).map_err(|e| ProxyError::Internal(e.to_string()))?;
                 headers.insert(name, token);
                 bounded(body, max, self.service.timeout)
             }

@@ -76,10 +76,6 @@ impl Services {
     pub fn get(&self, name: &str) -> Option<&Arc<Service>> {
         self.by_name.get(name)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
-    }
 }
 
 impl Service {

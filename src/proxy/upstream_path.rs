@@ -5,6 +5,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use super::error::ProxyError;
 use super::path::decoded;
 use super::template::Captures;
+use crate::domain::AccessClaims;
 
 /// Everything but RFC 3986 unreserved characters is escaped: a value can never add a
 /// segment, a query parameter or a fragment.
@@ -29,7 +30,7 @@ pub struct UpstreamTemplate {
 /// What a placeholder is filled from.
 pub struct Values<'a> {
     pub captures: &'a Captures<'a>,
-    pub claim: &'a dyn Fn(&str) -> Option<String>,
+    pub claims: &'a AccessClaims,
     pub token: &'a str,
 }
 
@@ -103,8 +104,8 @@ fn render(pieces: &[Piece], values: &Values, in_query: bool) -> Result<String, P
                 }
             }
             Piece::Claim(name) => {
-                let value = (values.claim)(name).ok_or(ProxyError::ForbiddenResource)?;
-                out.extend(utf8_percent_encode(&value, COMPONENT));
+                let value = values.claims.claim(name).ok_or(ProxyError::ForbiddenResource)?;
+                out.extend(utf8_percent_encode(value, COMPONENT));
             }
             Piece::AuthToken => out.push_str(values.token),
         }

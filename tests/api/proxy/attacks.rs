@@ -1,23 +1,10 @@
 //! The attack corpus. Each request gets a 4xx and none reaches the upstream. Paths
-//! go over a raw TCP connection: an HTTP client library would "fix" them first.
+//! go over a raw TCP connection ([`raw`]): an HTTP client library would "fix" them first.
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{EncodingKey, Header, encode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
-
-/// Sends `head` (request line and headers, without the final blank line) and returns
-/// the status code.
-async fn raw(app: &TestApp, head: &str) -> u16 {
-    let mut stream = tokio::net::TcpStream::connect(app.url.trim_start_matches("http://")).await.unwrap();
-    let request = format!("{head}\r\nHost: doorman.test\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    let text = String::from_utf8_lossy(&answer);
-    text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"))
-}
 
 #[tokio::test]
 async fn traversal_and_encoding_tricks_are_rejected() {
@@ -42,13 +29,16 @@ async fn traversal_and_encoding_tricks_are_rejected() {
         "/public/%",
     ];
     for path in paths {
-        let status = raw(&app, &format!("GET /v1/proxy/payroll{path} HTTP/1.1\r\nAuthorization: Bearer {token}")).await;
+        let (status, _) =
+            raw(&app, &format!("GET /v1/proxy/payroll{path} HTTP/1.1\r\nAuthorization: Bearer {token}"), b"").await;
         assert!((400..500).contains(&status), "{path} answered {status}");
     }
     assert_eq!(upstream.hits(), 0);
     // An escaped `%` that starts no escape is an ordinary character.
     let status =
-        raw(&app, &format!("GET /v1/proxy/payroll/public/100%25 HTTP/1.1\r\nAuthorization: Bearer {token}")).await;
+        raw(&app, &format!("GET /v1/proxy/payroll/public/100%25 HTTP/1.1\r\nAuthorization: Bearer {token}"), b"")
+            .await
+            .0;
     assert_eq!(status, 200);
 }
 
@@ -70,14 +60,14 @@ async fn spoofed_identity_headers_are_refused_in_every_spelling() {
         let head = format!(
             "GET /v1/proxy/payroll/employees/4721/payslips/2026-10 HTTP/1.1\r\nAuthorization: Bearer {token}\r\n{header}"
         );
-        let status = raw(&app, &head).await;
+        let (status, _) = raw(&app, &head, b"").await;
         assert_eq!(status, 400, "{header}");
     }
     // The injected header's own name, sent by the client in another spelling.
     let head = format!(
         "GET /v1/proxy/payroll/employees/4721/header HTTP/1.1\r\nAuthorization: Bearer {token}\r\nX_User_Token: forged"
     );
-    assert_eq!(raw(&app, &head).await, 200);
+    assert_eq!(raw(&app, &head, b"").await.0, 200);
     assert_eq!(upstream.hits(), 1);
     let response = app
         .http

@@ -4,12 +4,6 @@ use serde_json::json;
 use super::*;
 use crate::tokens::claims_of;
 
-fn claims_unverified(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn an_exchanged_token_for_the_service_audience_replaces_the_callers() {
     let upstream = Upstream::start().await;

@@ -193,3 +193,28 @@ pub fn chunked(parts: Vec<String>) -> reqwest::Body {
     let frames = parts.into_iter().map(|p| Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::from(p))));
     reqwest::Body::wrap(http_body_util::StreamBody::new(futures::stream::iter(frames)))
 }
+
+/// A token's claims, read without checking anything: for asserting on what the
+/// upstream received.
+pub fn claims_unverified(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// Sends a request over a raw TCP connection exactly as written (an HTTP client library
+/// would normalize the path first): `head` is the request line and headers, to which
+/// `Host` and `Connection: close` are added, then `body`. Returns the status and the
+/// whole answer.
+pub async fn raw(app: &TestApp, head: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.url.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(format!("{head}\r\nHost: doorman.test\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut answer = Vec::new();
+    // Bounded, so a server that wrongly waits for more body cannot hang the suite.
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"));
+    (status, text)
+}
