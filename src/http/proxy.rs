@@ -49,7 +49,7 @@ async fn proxy(
     };
     let service = percent_decode_str(service).decode_utf8_lossy().into_owned();
     let path = path.to_string();
-    let presented = presented(request.headers())?;
+    let presented = presented(request.headers());
     let request = ProxyRequest { service, path, presented, peer: peer.ip(), request };
     Ok(app.proxy.handle(&app.auth, &app.clients, request).await?)
 }

@@ -48,7 +48,9 @@ pub struct ProxyRequest {
     pub service: String,
     /// The raw, still percent-encoded path after the service name.
     pub path: String,
-    pub presented: Presented,
+    /// What the request presented, or why its credentials could not be read: refused
+    /// and audited here like any other bad credential.
+    pub presented: Result<Presented, ProxyError>,
     pub peer: IpAddr,
     pub request: Request<Body>,
 }
@@ -75,7 +77,11 @@ impl Proxy {
         request: ProxyRequest,
     ) -> Result<Response<Body>, ProxyError> {
         let service = self.services.get(&request.service).ok_or(ProxyError::UnknownService)?;
-        let caller = match self.credentials.caller(request.presented, auth, clients).await {
+        let caller = match request.presented {
+            Ok(presented) => self.credentials.caller(presented, auth, clients).await,
+            Err(unreadable) => Err(unreadable),
+        };
+        let caller = match caller {
             Ok(caller) => caller,
             Err(e) => {
                 self.audit.denied(&service.name, e.code(), None);

@@ -50,4 +50,8 @@ async fn wrong_credentials_other_bots_and_missing_conversations_are_refused() {
         assert_eq!((got, body["error"].as_str().unwrap()), (status, code), "case {i}: {body}");
     }
     assert_eq!(upstream.hits(), 0);
+    // Unreadable conversation headers are audited like every other refusal.
+    let denied = app.proxy_events("proxy.denied").await;
+    let unreadable = denied.iter().find(|e| e["reason"] == "invalid_request").expect("audited");
+    assert_eq!(unreadable["count"], 3, "{denied:?}");
 }

@@ -94,6 +94,22 @@ async fn a_session_ended_on_another_replica_is_refused_after_one_poll() {
 }
 
 #[tokio::test]
+async fn a_session_superseded_by_a_racing_login_is_refused_at_once() {
+    let upstream = Upstream::start().await;
+    let (app, token) = proxied(&upstream).await;
+    seen(app.proxy_get(&token, "/employees/4721/payslips/2026-10").await).await;
+    // Two logins racing on one conversation: the later insert ends the earlier session.
+    // Only a race gets here, so the test inserts the second session itself.
+    let store = &app.state.auth.store;
+    let sid = claims_unverified(&token)["sid"].as_str().unwrap().to_string();
+    let first = store.find_session(&sid).await.unwrap().unwrap();
+    let second = doorman::store::sessions::Session { id: "racing-login".into(), auth_time: app.clock.now(), ..first };
+    store.insert_session(store.db(), second).await.unwrap();
+    assert_eq!(refused(app.proxy_get(&token, "/employees/4721/payslips/2026-10").await).await.0, 401);
+    assert_eq!(upstream.hits(), 1);
+}
+
+#[tokio::test]
 async fn logging_in_again_gives_a_new_token_and_the_old_stays_refused() {
     let upstream = Upstream::start().await;
     let (app, old) = proxied(&upstream).await;
