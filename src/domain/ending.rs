@@ -45,7 +45,8 @@ pub async fn end_session_by_id(store: &Store, id: &str, reason: &str, now: Milli
 pub async fn end_sessions_of(store: &Store, whose: &SessionsOf, reason: &str, now: Millis) -> StoreResult<usize> {
     let mut ended = 0;
     for session in store.list_sessions(whose, false, u64::MAX >> 1).await? {
-        if end_session_by_id(store, &session.id, reason, now).await? {
+        let address = store.conversation_address(&session.conversation_id).await?;
+        if end_and_audit(store, &session, reason, address.as_ref(), now).await? {
             ended += 1;
         }
     }

@@ -89,11 +89,10 @@ impl Auth {
             }
             Rotation::Refused => return Err(GrantError::InvalidGrant("unknown refresh token".into())),
         };
-        let session = self.store.find_session(&session_id).await?.ok_or_else(ended)?;
+        let session = self.store.find_session(&session_id).await?.filter(|s| s.ended_at.is_none()).ok_or_else(ended)?;
         let address = self.store.conversation_address(&session.conversation_id).await?.ok_or_else(ended)?;
         let now = self.now();
-        let live = self.live_session(&session.conversation_id, &address, now).await?;
-        let live = live.filter(|s| s.id == session.id).ok_or_else(ended)?;
+        let live = self.alive_or_ended(session, &address, now).await?.ok_or_else(ended)?;
         match self.refresh_session(live, &address, now, true).await {
             Err(FlowError::NotAuthenticated) => Err(ended()),
             other => Ok(other?),

@@ -24,6 +24,16 @@ impl Auth {
         let Some(session) = self.store.open_session(conversation).await? else {
             return Ok(None);
         };
+        self.alive_or_ended(session, address, now).await
+    }
+
+    /// `session` if it is alive at `now`; otherwise it is ended here (idle or too old).
+    pub(super) async fn alive_or_ended(
+        &self,
+        session: Session,
+        address: &Address,
+        now: Millis,
+    ) -> FlowResult<Option<Session>> {
         if session.is_alive(now) {
             return Ok(Some(session));
         }

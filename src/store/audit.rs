@@ -109,17 +109,6 @@ impl Store {
         txn.commit().await?;
         Ok(())
     }
-
-    /// The newest events first, optionally of one kind.
-    pub async fn audit_events(&self, kind: Option<&str>, limit: u64) -> StoreResult<Vec<entity::audit_event::Model>> {
-        use entity::audit_event::Column;
-        use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
-        let mut query = entity::audit_event::Entity::find().order_by_desc(Column::Id).limit(limit);
-        if let Some(kind) = kind {
-            query = query.filter(Column::Kind.eq(kind));
-        }
-        Ok(query.all(self.reader()).await?)
-    }
 }
 
 /// Which audit events to read: every filter is optional; newest first, `before` an id.

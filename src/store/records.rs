@@ -141,14 +141,17 @@ impl Store {
         let model = entity::record::Entity::find()
             .filter(Column::Directory.eq(directory))
             .filter(Column::Key.eq(key))
-            .one(self.db())
+            .one(self.reader())
             .await?;
         model.map(Record::try_from).transpose()
     }
 
-    /// Deletes the record and its identifier rows.
+    /// Deletes the record and its identifier rows, both or neither.
     pub async fn delete_record(&self, id: i64) -> StoreResult<()> {
-        execute(self.db(), self.sql("DELETE FROM record_identifiers WHERE record_id = $1", [id.into()])).await?;
-        execute(self.db(), self.sql("DELETE FROM records WHERE id = $1", [id.into()])).await.map(drop)
+        use sea_orm::TransactionTrait;
+        let txn = self.db().begin().await?;
+        execute(&txn, self.sql("DELETE FROM record_identifiers WHERE record_id = $1", [id.into()])).await?;
+        execute(&txn, self.sql("DELETE FROM records WHERE id = $1", [id.into()])).await?;
+        Ok(txn.commit().await?)
     }
 }

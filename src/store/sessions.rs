@@ -91,7 +91,7 @@ pub enum SessionsOf {
 
 impl Store {
     pub async fn find_session(&self, id: &str) -> StoreResult<Option<Session>> {
-        Ok(entity::session::Entity::find_by_id(id.to_string()).one(self.db()).await?)
+        Ok(entity::session::Entity::find_by_id(id.to_string()).one(self.reader()).await?)
     }
 
     /// The newest sessions of `whose`, open ones only unless `include_ended`.
@@ -111,6 +111,6 @@ impl Store {
         if !include_ended {
             query = query.filter(Column::EndedAt.is_null());
         }
-        Ok(query.order_by_desc(Column::AuthTime).limit(limit).all(self.db()).await?)
+        Ok(query.order_by_desc(Column::AuthTime).limit(limit).all(self.reader()).await?)
     }
 }

@@ -38,7 +38,7 @@ impl Store {
     /// `(session id, used)` of a refresh token.
     pub async fn find_refresh_token(&self, token_hash: &str) -> StoreResult<Option<(String, bool)>> {
         let stmt = self.sql("SELECT session_id, used FROM refresh_tokens WHERE token_hash = $1", [token_hash.into()]);
-        Ok(match self.db().query_one_raw(stmt).await? {
+        Ok(match self.reader().query_one_raw(stmt).await? {
             Some(row) => Some((row.try_get("", "session_id")?, row.try_get("", "used")?)),
             None => None,
         })
@@ -56,6 +56,6 @@ impl Store {
 
     pub async fn is_revoked(&self, jti: &str) -> StoreResult<bool> {
         let stmt = self.sql("SELECT jti FROM revoked_tokens WHERE jti = $1", [jti.into()]);
-        Ok(self.db().query_one_raw(stmt).await?.is_some())
+        Ok(self.reader().query_one_raw(stmt).await?.is_some())
     }
 }

@@ -156,6 +156,10 @@ async fn clients_are_created_listed_rotated_and_disabled() {
     let second = ("web-bot", rotated["client_secret"].as_str().unwrap());
     assert_eq!(app.get_as(first, "c1").await.status(), 401, "the old secret is dead at once");
     assert_eq!(app.get_as(second, "c1").await.status(), 200);
+    let store = &app.state.auth.store;
+    let stored = store.find_client("web-bot").await.unwrap().expect("stored");
+    assert!(stored.secret_hash.starts_with("$argon2id$"), "stored as an argon2id hash");
+    assert!(!stored.secret_hash.contains(second.1), "never in plain text");
     let (status, _) = json_of(app.admin(Method::POST, "/clients/web-bot/disable")).await;
     assert_eq!(status, 204);
     assert_eq!(app.get_as(second, "c1").await.status(), 401);

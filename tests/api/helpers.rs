@@ -267,13 +267,13 @@ impl TestApp {
     /// Audit event kinds, oldest first.
     pub async fn audit_kinds(&self) -> Vec<String> {
         self.state.auth.audit_log.flush().await;
-        let events = self.state.auth.store.audit_events(None, 1000).await.expect("audit readable");
+        let events = self.state.auth.store.query_audit(&Default::default(), 1000).await.expect("audit readable");
         events.into_iter().rev().map(|e| e.kind).collect()
     }
 
     pub async fn audit_text(&self) -> String {
         self.state.auth.audit_log.flush().await;
-        let events = self.state.auth.store.audit_events(None, 1000).await.expect("audit readable");
+        let events = self.state.auth.store.query_audit(&Default::default(), 1000).await.expect("audit readable");
         events
             .iter()
             .map(|e| format!("{} {:?} {:?} {:?} {}\n", e.kind, e.client_id, e.subject, e.conversation, e.detail))

@@ -43,6 +43,11 @@ async fn client_credentials_issues_a_client_token_with_its_scopes() {
     let claims = crate::tokens::claims_of(&app, &text(&body, "access_token")).await;
     assert_eq!((claims["sub"].as_str(), claims["client_id"].as_str()), (Some("hr-bot"), Some("hr-bot")));
     assert_eq!(claims["scope"], "payroll.read schedule.read");
+    let audit = app.audit_text().await;
+    let issued = audit.lines().find(|l| l.starts_with("token.issued") && l.contains("client_credentials"));
+    let issued = issued.expect("client_credentials tokens are audited");
+    assert!(issued.contains(claims["jti"].as_str().unwrap()), "{issued}");
+    assert!(!audit.contains(&text(&body, "access_token")), "no token in the audit trail");
 }
 
 #[tokio::test]

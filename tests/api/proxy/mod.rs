@@ -169,7 +169,7 @@ impl TestApp {
     /// `proxy.allowed` / `proxy.denied` events (flushed), as JSON details.
     pub async fn proxy_events(&self, kind: &str) -> Vec<Value> {
         self.state.flush_audit().await;
-        let events = self.state.auth.store.audit_events(None, 1000).await.unwrap();
+        let events = self.state.auth.store.query_audit(&Default::default(), 1000).await.unwrap();
         events
             .into_iter()
             .filter(|e| e.kind == kind)
