@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use tokio::net::TcpListener;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, ValidConfig};
 use crate::crypto::{Hasher, HasherParams};
 use crate::delivery::{Deliveries, Messages};
 use crate::domain::{Auth, ClientAuth};
@@ -47,7 +47,7 @@ impl Default for Edges {
 impl AppState {
     /// Connects, migrates, loads keys (generating one if there is none) and syncs the
     /// configured clients.
-    pub async fn build(config: Config, edges: Edges) -> Result<Arc<Self>, StartError> {
+    pub async fn build(config: ValidConfig, edges: Edges) -> Result<Arc<Self>, StartError> {
         let store = Store::connect(&config.database.url).await?;
         store.migrate().await?;
         let keys = load_or_create_keys(&config)?;

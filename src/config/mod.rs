@@ -35,7 +35,7 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
-    pub listen: String,
+    pub listen: std::net::SocketAddr,
     /// The JWT issuer (`iss`) and the base of the metadata documents.
     pub public_url: String,
     /// Largest request body accepted, in bytes (the proxy has its own, per service).
@@ -49,7 +49,7 @@ pub struct Server {
 impl Default for Server {
     fn default() -> Self {
         Self {
-            listen: "127.0.0.1:8080".into(),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".into(),
             max_body_bytes: 16 * 1024,
             trusted_proxies: Vec::new(),
@@ -187,7 +187,7 @@ pub struct FlowConfig {
     pub require_otp: bool,
     /// `method:record_field`, in order of preference.
     #[serde(default)]
-    pub delivery: Vec<String>,
+    pub delivery: Vec<crate::delivery::DeliveryTarget>,
     #[serde(default)]
     pub claims: Vec<String>,
     #[serde(default = "three")]
@@ -214,7 +214,26 @@ fn fifteen_minutes() -> Duration {
     Duration::from_secs(15 * 60)
 }
 
+/// A configuration that passed every check of [`Config::validated`]. Only the loader
+/// and that method make one, so what is built from it (the application state) trusts it.
+#[derive(Debug, Clone)]
+pub struct ValidConfig(Config);
+
+impl std::ops::Deref for ValidConfig {
+    type Target = Config;
+
+    fn deref(&self) -> &Config {
+        &self.0
+    }
+}
+
 impl Config {
+    /// Runs the cross-checks that serde cannot express.
+    pub fn validated(self) -> Result<ValidConfig, ConfigError> {
+        self.validate()?;
+        Ok(ValidConfig(self))
+    }
+
     /// The issuer, spelled one way everywhere (`iss` in tokens, `issuer` in metadata):
     /// `public_url` without a trailing slash.
     pub fn issuer(&self) -> &str {

@@ -2,7 +2,7 @@
 use std::collections::HashSet;
 
 use super::{Config, ConfigError, Provider, TwilioConfig};
-use crate::delivery::{DeliveryTarget, SmtpSender, address};
+use crate::delivery::{SmtpSender, address};
 
 /// Claims every token carries; a flow may not copy a record field over them.
 pub const RESERVED_CLAIMS: &[&str] = &[
@@ -26,9 +26,6 @@ pub const RESERVED_CLAIMS: &[&str] = &[
 
 impl Config {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(err("server.listen", "expected an address like 127.0.0.1:8080"));
-        }
         if !(4..=10).contains(&self.otp.length) {
             return Err(err("otp.length", "must be between 4 and 10 digits"));
         }
@@ -71,8 +68,7 @@ impl Config {
                 ));
             }
             for target in &flow.delivery {
-                let parsed: DeliveryTarget = target.parse().map_err(|e: String| err(key("delivery"), e))?;
-                if parsed.method.provider(&self.delivery) == Provider::Webhook && self.delivery.webhook.is_none() {
+                if target.method.provider(&self.delivery) == Provider::Webhook && self.delivery.webhook.is_none() {
                     return Err(err(
                         "delivery.webhook",
                         "webhook delivery is selected but [delivery.webhook] is missing",

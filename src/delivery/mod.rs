@@ -24,7 +24,7 @@ pub use twilio::TwilioSender;
 pub use twilio_verify::TwilioVerify;
 pub use webhook::{WebhookSender, signature as webhook_signature};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     Sms,
@@ -63,8 +63,10 @@ impl FromStr for Method {
     }
 }
 
-/// `method:record_field` from a flow's `delivery` list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `method:record_field` from a flow's `delivery` list, parsed when the configuration
+/// loads.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct DeliveryTarget {
     pub method: Method,
     pub field: String,
@@ -79,6 +81,14 @@ impl FromStr for DeliveryTarget {
             return Err(format!("`{s}` names no record field"));
         }
         Ok(Self { method: method.parse()?, field: field.to_string() })
+    }
+}
+
+impl TryFrom<String> for DeliveryTarget {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
     }
 }
 

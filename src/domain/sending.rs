@@ -4,13 +4,13 @@
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::Address;
+use super::challenge::Challenge;
 use super::{Auth, FlowError, FlowResult};
 use crate::clock::seconds_until;
 use crate::config::FlowConfig;
 use crate::crypto::random_token;
-use crate::delivery::{DeliveryTarget, Method, OtpMessage, country_code, mask, normalize_address};
-use crate::store::challenges::Challenge;
-use crate::store::conversations::Address;
+use crate::delivery::{Method, OtpMessage, country_code, mask, normalize_address};
 use crate::store::records::Record;
 use crate::store::send_counters::SendBudget;
 
@@ -58,7 +58,6 @@ impl Auth {
         let found: Vec<Destination> = flow
             .delivery
             .iter()
-            .filter_map(|t| t.parse::<DeliveryTarget>().ok())
             .filter(|t| only.is_none_or(|m| m == t.method))
             .filter_map(|t| {
                 let address = normalize_address(t.method, record.field(&t.field)?)?;
@@ -181,8 +180,7 @@ impl Auth {
         let verify_owned = match (challenge.record_id, self.config.flow(&challenge.flow)) {
             (Some(record_id), Some(flow)) if flow.twilio_verify => {
                 let record = self.store.find_record(record_id).await?.ok_or(FlowError::NoPendingChallenge)?;
-                let method: Method = challenge.method.parse().map_err(FlowError::Internal)?;
-                let to = self.destinations(flow, &record, Some(method))?.into_iter().next();
+                let to = self.destinations(flow, &record, Some(challenge.method))?.into_iter().next();
                 to.filter(|to| matches!(self.code_source(flow, to, ""), CodeSource::TwilioVerify))
             }
             _ => None,
@@ -214,7 +212,7 @@ impl Auth {
         for to in candidates {
             let source = self.code_source(flow, to, code);
             if started {
-                challenge.method = to.method.as_str().into();
+                challenge.method = to.method;
                 challenge.masked_destination = to.masked();
                 challenge.code_hash = self.hash_of(&source).await?;
             }
@@ -228,7 +226,7 @@ impl Auth {
             if started {
                 self.store.retarget_challenge(&challenge).await?;
             } else {
-                self.store.start_challenge(challenge.clone()).await?;
+                self.store.start_challenge(&challenge).await?;
                 started = true;
             }
             match self.deliver(&challenge, record, to, &source, address).await {

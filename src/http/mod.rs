@@ -3,6 +3,7 @@ pub mod admin;
 pub mod conversations;
 pub mod error;
 pub mod extract;
+pub mod faults;
 pub mod oauth;
 pub mod openapi;
 pub mod proxy;
@@ -30,6 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(faults::log_server_faults))
         .layer(CatchPanicLayer::custom(|_| -> Response {
             ApiError::Internal("handler panicked".into()).into_response()
         }))

@@ -48,7 +48,7 @@ pub fn base_config(dir: &std::path::Path, database_url: String, sink_url: String
         directory: "employees".into(),
         identify_by: "employee_number".into(),
         require_otp,
-        delivery: vec!["whatsapp:phone".into(), "sms:phone".into(), "email:corporate_email".into()],
+        delivery: ["whatsapp:phone", "sms:phone", "email:corporate_email"].map(|t| t.parse().expect("target")).to_vec(),
         claims: vec!["employee_number".into(), "name".into()],
         max_identify_attempts: 3,
         lockout: Duration::from_secs(15 * 60),
@@ -99,7 +99,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 async fn start(config: Config, clock: Arc<ManualClock>, sink: Sink, dir: Arc<tempfile::TempDir>) -> TestApp {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let edges = Edges { clock: clock.clone(), deliveries: None };
-    let state = AppState::build(config.clone(), edges).await.expect("app builds");
+    let state = AppState::build(config.clone().validated().expect("valid config"), edges).await.expect("app builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let (tx, rx) = oneshot::channel::<()>();
