@@ -26,6 +26,10 @@ pub const RESERVED_CLAIMS: &[&str] = &[
 
 impl Config {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let public_url = self.server.public_url.parse::<axum::http::Uri>().ok();
+        if !public_url.is_some_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some()) {
+            return Err(err("server.public_url", "expected an http(s) URL like https://auth.example.com"));
+        }
         if !(4..=10).contains(&self.otp.length) {
             return Err(err("otp.length", "must be between 4 and 10 digits"));
         }
