@@ -154,6 +154,10 @@ await step("somebody else's payslip is refused by doorman", async () => {
   if (!/own data/i.test(refusal)) throw new Error(`the refusal does not explain itself: ${refusal}`);
   if (!/4722/.test(refusal)) throw new Error(`the refusal does not name the path asked for: ${refusal}`);
 });
+await step("a year in the sentence is not taken for an employee number", async () => {
+  const card = await chat("Show my payslip for November 2026", /4721/, "payslip-card");
+  if (!/200/.test(card)) throw new Error(`the card does not show the proxy's 200: ${card}`);
+});
 blocked = "";
 await step("screenshots of the chat", async () => {
   await shot("chat.png");

@@ -12,6 +12,7 @@ rule. Tokens are unsigned look-alikes that only this mock accepts.
 """
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -106,6 +107,15 @@ LOCK = threading.Lock()
 CONVERSATIONS = {}  # (channel, id) -> dict
 DELIVERIES = {}  # id -> [delivery]
 TOKENS = {}  # access token -> claims
+
+
+def csp_for(page):
+    """The strict policy the page is written for: its one inline script and style pinned by hash."""
+    def digest(tag):
+        body = re.search(rf"<{tag}>(.*?)</{tag}>".encode(), page, re.S).group(1)
+        return "'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
+    return (f"default-src 'none'; script-src {digest('script')}; style-src {digest('style')}; img-src data:; "
+            "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 def now():
@@ -232,10 +242,12 @@ def dialog(conv, body):
 
 
 class Handler(BaseHTTPRequestHandler):
-    def reply(self, status, obj, ctype="application/json"):
+    def reply(self, status, obj, ctype="application/json", csp=None):
         data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        if csp:
+            self.send_header("Content-Security-Policy", csp)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
@@ -247,8 +259,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urlparse(self.path)
         if url.path in ("/", "/playground", "/playground/"):
-            with open(PAGE, "rb") as f:
-                return self.reply(200, f.read(), "text/html; charset=utf-8")
+            with open(PAGE, "rb") as f:  # read on every request: edit the page, reload the browser
+                page = f.read()
+            return self.reply(200, page, "text/html; charset=utf-8", csp_for(page))
         if url.path == "/playground/api/info":
             return self.reply(200, {"client": "demo-bot", "flow": "payroll", "channels": ["whatsapp", "voice"],
                                     "code_length": 6,
