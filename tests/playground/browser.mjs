@@ -53,10 +53,16 @@ async function until(what, probe, timeout = STEP_TIMEOUT) {
   }
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox"],
-});
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+let browser;
+try {
+  browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+} catch (err) {
+  console.error(`cannot start chromium at ${executablePath}: ${err.message.split("\n")[0]}`);
+  console.error("install Debian's: apt-get update && apt-get install -y chromium (or set CHROMIUM=/path/to/chromium)");
+  console.log("0 passed, 1 failed");
+  process.exit(1);
+}
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US" });
 const page = await context.newPage();
 page.setDefaultTimeout(STEP_TIMEOUT);
