@@ -10,3 +10,4 @@ pub mod http;
 pub mod keys;
 pub mod proxy;
 pub mod store;
+pub mod voice;
