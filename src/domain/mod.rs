@@ -6,6 +6,7 @@ pub mod challenge;
 pub mod clients;
 pub mod decisions;
 pub mod ending;
+pub mod memory;
 pub mod error;
 pub mod grants;
 pub mod identifier;
