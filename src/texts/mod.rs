@@ -54,6 +54,15 @@ pub struct Texts {
     languages: Arc<HashMap<String, Language>>,
 }
 
+/// Shows the locales, not every text: enough to tell in a log which overrides were loaded.
+impl std::fmt::Debug for Texts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut locales: Vec<&String> = self.languages.keys().collect();
+        locales.sort();
+        f.debug_struct("Texts").field("locales", &locales).finish()
+    }
+}
+
 struct Language {
     /// None for a locale CLDR has no rules for: its plural keys use their `other` form.
     rules: Option<PluralRules>,
@@ -111,8 +120,9 @@ impl Texts {
     /// Renders `key` in `language` (falling back to English for a missing key), with `args`
     /// substituted; `variant` = Some("voice") prefers `KEY.voice` then KEY.
     ///
-    /// Within each language of the fallback chain the variant wins over the base key, so an
-    /// override of a base text never makes a call read a text meant for a screen in English.
+    /// Each language of the fallback chain is asked for the variant, then the base key, before
+    /// the next: a pt.toml without `.voice` keys makes a call hear its Portuguese texts rather
+    /// than English keypad ones.
     pub fn render(&self, language: &str, key: &str, variant: Option<&str>, args: &[(&str, &str)]) -> String {
         let variant_key = variant.map(|variant| format!("{key}.{variant}"));
         self.chain(language)
