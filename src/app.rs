@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ValidConfig};
 use crate::crypto::{Hasher, HasherParams};
-use crate::delivery::{Deliveries, Messages};
+use crate::delivery::Deliveries;
 use crate::domain::{Auth, ClientAuth};
 use crate::keys::{KeyRing, generate_key_file, load_key_files};
 use crate::proxy::Proxy;
@@ -68,7 +68,6 @@ impl AppState {
         }
         let clients = ClientAuth::new(store.clone()).await.map_err(|e| StartError::Setup(e.to_string()))?;
         clients.sync_config_clients(&config, edges.clock.now()).await.map_err(|e| StartError::Setup(e.to_string()))?;
-        let messages = Messages::new(&config.otp.default_locale);
         let audit_log = AuditLog::start(store.clone());
         let proxy = Proxy::new(&config, audit_log.clone(), edges.clock.clone()).map_err(StartError::Setup)?;
         // A token of a session ended up to `access_ttl` ago may still be unexpired.
@@ -81,7 +80,6 @@ impl AppState {
             codes,
             keys: Arc::new(keys),
             deliveries,
-            messages,
             audit_log,
         };
         Ok(Arc::new(Self { auth, clients, proxy }))

@@ -11,5 +11,5 @@ pub mod http;
 pub mod keys;
 pub mod proxy;
 pub mod store;
-pub mod voice;
 pub mod texts;
+pub mod voice;

@@ -98,6 +98,7 @@ impl Config {
             }
         }
         self.validate_delivery()?;
+        self.validate_dialog()?;
         // Route templates, bindings, overlaps and audiences: the proxy compiles the same table.
         crate::proxy::routes::Services::compile(&self.services, &self.tokens.audience)
             .map_err(|(key, message)| err(key, message))?;
@@ -204,6 +205,45 @@ impl Config {
             && !sid_ok(&verify.service_sid, "VA")
         {
             return Err(err("delivery.twilio.verify.service_sid", "expected VA followed by 32 characters"));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The dialog's flow keys, the playground and `[voice]`: names that must exist.
+    fn validate_dialog(&self) -> Result<(), ConfigError> {
+        for (i, flow) in self.flows.iter().enumerate() {
+            let key = |field: &str| format!("flows[{i}].{field}");
+            if flow.max_identifier_prompts == 0 {
+                return Err(err(key("max_identifier_prompts"), "must be at least 1"));
+            }
+            let web_url = |u: &str| reqwest::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+            if flow.terms_url.as_deref().is_some_and(|u| !web_url(u)) {
+                return Err(err(key("terms_url"), "expected an http(s) URL"));
+            }
+        }
+        let client_flows = |id: &str| self.clients.iter().find(|c| c.id == id).map(|c| &c.flows);
+        if let Some(client) = &self.playground.client
+            && client_flows(client).is_none()
+        {
+            return Err(err("playground.client", format!("no client `{client}` is configured in [[clients]]")));
+        }
+        let Some(voice) = &self.voice else {
+            return Ok(());
+        };
+        voice.check().map_err(|(key, message)| err(key, message))?;
+        let flows = client_flows(&voice.client)
+            .ok_or_else(|| err("voice.client", format!("no client `{}` is configured in [[clients]]", voice.client)))?;
+        match &voice.flow {
+            Some(flow) if !flows.contains(flow) => {
+                return Err(err("voice.flow", format!("client `{}` may not use flow `{flow}`", voice.client)));
+            }
+            None if flows.is_empty() => return Err(err("voice.client", "the client has no flows")),
+            _ => {}
+        }
+        if voice.auth_token.is_none() && self.delivery.twilio.is_none() {
+            return Err(err("voice.auth_token", "set it, or [delivery.twilio] auth_token"));
         }
         Ok(())
     }

@@ -3,7 +3,6 @@
 pub mod address;
 mod console;
 mod masking;
-mod messages;
 mod smtp;
 mod twilio;
 mod twilio_verify;
@@ -18,7 +17,6 @@ use crate::config::{Config, Provider};
 pub use address::{country_code, normalize as normalize_address};
 pub use console::ConsoleSender;
 pub use masking::mask;
-pub use messages::{Messages, language_of};
 pub use smtp::SmtpSender;
 pub use twilio::TwilioSender;
 pub use twilio_verify::TwilioVerify;

@@ -6,13 +6,13 @@ pub mod challenge;
 pub mod clients;
 pub mod decisions;
 pub mod ending;
-pub mod memory;
 pub mod error;
 pub mod grants;
 pub mod identifier;
 pub mod input;
 mod introspection;
 mod login;
+pub mod memory;
 pub mod records;
 mod resending;
 mod sending;
@@ -38,7 +38,7 @@ pub use tokens::AccessClaims;
 use crate::clock::{Clock, Millis, millis};
 use crate::config::{FlowConfig, ValidConfig};
 use crate::crypto::Hasher;
-use crate::delivery::{Deliveries, Messages};
+use crate::delivery::Deliveries;
 use crate::keys::KeyRing;
 use crate::store::Store;
 use crate::store::audit::{AuditEvent, AuditLog};
@@ -53,7 +53,6 @@ pub struct Auth {
     pub codes: Hasher,
     pub keys: Arc<KeyRing>,
     pub deliveries: Deliveries,
-    pub messages: Messages,
     pub audit_log: AuditLog,
 }
 
@@ -75,6 +74,11 @@ impl Auth {
             return Err(FlowError::FlowNotAllowed);
         }
         Ok(flow)
+    }
+
+    /// Every text said to a person, the code message included.
+    pub fn texts(&self) -> &crate::texts::Texts {
+        &self.config.texts
     }
 
     fn policy(&self) -> OtpPolicy {

@@ -128,7 +128,9 @@ impl Auth {
         source: &CodeSource,
         address: &Address,
     ) -> FlowResult<()> {
-        let language = self.messages.pick([challenge.locale.as_deref(), record.field("locale"), None]);
+        let language = self
+            .texts()
+            .language([challenge.locale.as_deref(), record.field("locale")], &self.config.otp.default_locale);
         let mut detail = json!({"challenge_id": challenge.id, "method": to.method, "destination": to.masked(), "send": challenge.sends});
         let result = match source {
             CodeSource::Test(_) => {
@@ -138,7 +140,7 @@ impl Auth {
             CodeSource::TwilioVerify => {
                 detail["provider"] = json!("twilio_verify");
                 match self.deliveries.verify() {
-                    Some(verify) => verify.start(to.method, &to.address, language).await,
+                    Some(verify) => verify.start(to.method, &to.address, &language).await,
                     None => Err(crate::delivery::DeliveryError::Unreachable("Twilio Verify is not configured".into())),
                 }
             }
@@ -148,10 +150,15 @@ impl Auth {
                     challenge_id: challenge.id.clone(),
                     method: to.method,
                     destination: to.address.clone(),
-                    message: self.messages.render(language, "otp.message", &[("code", code), ("minutes", &minutes)]),
-                    subject: self.messages.render(language, "otp.subject", &[]),
+                    message: self.texts().render(
+                        &language,
+                        "otp.message",
+                        None,
+                        &[("code", code), ("minutes", &minutes)],
+                    ),
+                    subject: self.texts().render(&language, "otp.subject", None, &[]),
                     code: code.clone(),
-                    locale: language.to_string(),
+                    locale: language.clone(),
                     expires_at: challenge.expires_at,
                     channel: address.channel.clone(),
                     conversation_id: address.external_id.clone(),

@@ -27,7 +27,12 @@ impl Store {
     }
 
     /// One statement: the notes are replaced whole, never half-written.
-    pub async fn save_dialog_memory(&self, conversation_id: &str, memory: &DialogMemory, now: Millis) -> StoreResult<()> {
+    pub async fn save_dialog_memory(
+        &self,
+        conversation_id: &str,
+        memory: &DialogMemory,
+        now: Millis,
+    ) -> StoreResult<()> {
         let stmt = self.sql(
             "INSERT INTO dialogs (conversation_id, flow, awaiting, prompts_used, silences, intent, locale, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

@@ -44,17 +44,10 @@ pub fn base_config(dir: &std::path::Path, database_url: String, sink_url: String
         identifiers: vec!["employee_number".into(), "id_number".into()],
     }];
     let flow = |name: &str, require_otp: bool| FlowConfig {
-        name: name.into(),
-        directory: "employees".into(),
-        identify_by: "employee_number".into(),
         require_otp,
         delivery: ["whatsapp:phone", "sms:phone", "email:corporate_email"].map(|t| t.parse().expect("target")).to_vec(),
         claims: vec!["employee_number".into(), "name".into()],
-        max_identify_attempts: 3,
-        lockout: Duration::from_secs(15 * 60),
-        conceal_unknown: false,
-        fallback: false,
-        twilio_verify: false,
+        ..FlowConfig::new(name, "employees", "employee_number")
     };
     config.flows = vec![flow("payroll", true), flow("schedule", false), {
         let mut f = flow("hidden", true);
