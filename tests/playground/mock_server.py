@@ -2,7 +2,7 @@
 """DEV MOCK ONLY - not doorman, not a test oracle.
 
 A stand-in for the playground API that `doorman demo` serves, so the page
-(src/http/playground/index.html) can be iterated on without building the server.
+(assets/playground.html) can be iterated on without building the server.
 It imitates the dialog of DESIGN.md §9 loosely (console delivery, attempts, new
 code, cancel, voice keypad wording) and a proxy route with the "own data only"
 rule. Tokens are unsigned look-alikes that only this mock accepts.
@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "http", "playground", "index.html")
+PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "assets", "playground.html")
 CODE_TTL, MAX_ATTEMPTS, TOKEN_TTL, IDLE, RESEND_COOLDOWN = 300, 3, 300, 1800, 30
 
 EMPLOYEES = {
