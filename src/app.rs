@@ -10,6 +10,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ValidConfig};
 use crate::crypto::{Hasher, HasherParams};
 use crate::delivery::Deliveries;
+use crate::dialog::Dialogs;
 use crate::domain::{Auth, ClientAuth};
 use crate::keys::{KeyRing, generate_key_file, load_key_files};
 use crate::proxy::Proxy;
@@ -18,6 +19,7 @@ use crate::store::audit::AuditLog;
 
 pub struct AppState {
     pub auth: Auth,
+    pub dialogs: Dialogs,
     pub clients: ClientAuth,
     pub proxy: Proxy,
 }
@@ -73,6 +75,7 @@ impl AppState {
         // A token of a session ended up to `access_ttl` ago may still be unexpired.
         store.poll_ended_sessions(edges.clock.now(), config.tokens.access_ttl).await?;
         store.follow_ended_sessions(edges.clock.clone(), config.tokens.access_ttl);
+        let dialogs = Dialogs::new(&config).map_err(StartError::Setup)?;
         let auth = Auth {
             config: Arc::new(config),
             store,
@@ -82,7 +85,7 @@ impl AppState {
             deliveries,
             audit_log,
         };
-        Ok(Arc::new(Self { auth, clients, proxy }))
+        Ok(Arc::new(Self { auth, dialogs, clients, proxy }))
     }
 
     /// Writes out every audit event recorded so far, the proxy's counted ones included.

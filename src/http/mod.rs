@@ -4,6 +4,7 @@ pub mod conversations;
 pub mod error;
 pub mod extract;
 pub mod faults;
+pub mod messages;
 pub mod oauth;
 pub mod openapi;
 pub mod proxy;
@@ -24,6 +25,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(well_known::router())
         .merge(conversations::router())
+        .merge(messages::router())
         .merge(oauth::router())
         .merge(admin::router())
         .merge(openapi::router())
