@@ -93,8 +93,15 @@ fn first_message(situation: &Situation, heard: Heard) -> Plan {
         return Plan::Say(Said::ask(line, Step::ConfirmChannelNumber, notes));
     }
     match identifier(situation, &heard) {
-        Found::One(identifier) => Plan::Run(Effect::Identify(identifier)),
-        Found::None | Found::Several => prompt(situation),
+        // Under `any` a greeting ("hello") would pass for an identifier: a first message
+        // is taken as one only if it has a digit in it.
+        Found::One(identifier)
+            if !matches!(situation.rules.format, IdentifierFormat::Any)
+                || identifier.chars().any(|c| c.is_ascii_digit()) =>
+        {
+            Plan::Run(Effect::Identify(identifier))
+        }
+        _ => prompt(situation),
     }
 }
 
