@@ -20,9 +20,11 @@ async fn post_raw(app: &TestApp, bot: (&str, &str), body: reqwest::Body, content
 async fn bad_clients_bodies_and_flows_are_refused() {
     let app = spawn_app().await;
     let json_body = |v: Value| reqwest::Body::from(v.to_string());
-    let (status, error) = post_raw(&app, ("hr-bot", "wrong"), json_body(json!({"text": "hi"})), "application/json").await;
+    let (status, error) =
+        post_raw(&app, ("hr-bot", "wrong"), json_body(json!({"text": "hi"})), "application/json").await;
     assert_eq!((status, error["error"].as_str()), (401, Some("invalid_client")));
-    let (status, error) = post_raw(&app, BOT, json_body(json!({"text": "hi", "flow": "nope"})), "application/json").await;
+    let (status, error) =
+        post_raw(&app, BOT, json_body(json!({"text": "hi", "flow": "nope"})), "application/json").await;
     assert_eq!((status, error["error"].as_str()), (404, Some("unknown_flow")));
     let (status, error) =
         post_raw(&app, OTHER_BOT, json_body(json!({"text": "hi", "flow": "payroll"})), "application/json").await;

@@ -40,7 +40,7 @@ async fn an_unknown_identifier_is_told_with_the_attempts_left() {
         said.text(),
         "I could not find a record with that employee number. Please check it and try again. You have 2 attempts remaining."
     );
-    assert_eq!(say(&app, "c", "9998").await.text().contains("1 attempt remaining"), true);
+    assert!(say(&app, "c", "9998").await.text().contains("1 attempt remaining"));
     let said = say(&app, "c", "9997").await;
     assert_eq!(said.outcome(), "failed", "the identify lockout of §2: {}", said.0);
     let said = say(&app, "c", "4721").await;

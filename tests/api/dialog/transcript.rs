@@ -9,7 +9,12 @@ async fn the_seed_conversation_logs_ana_in_and_sends_her_where_she_was_going() {
     app.add_ana().await;
     let chat = "+34600000001";
 
-    let said = message(&app, chat, json!({"text": "I want to check my pay stub for this month.", "intent": "payroll.payslip"})).await;
+    let said = message(
+        &app,
+        chat,
+        json!({"text": "I want to check my pay stub for this month.", "intent": "payroll.payslip"}),
+    )
+    .await;
     assert_eq!(said.key(), "login.otp.identifier.prompt");
     assert_eq!(said.text(), "To verify your identity, what is your employee number?");
     assert_eq!((said.step(), said.state()), ("ask_identifier", "unidentified"));
@@ -97,7 +102,10 @@ async fn an_expired_code_is_said_so_and_the_new_code_command_still_works() {
     app.clock.advance(std::time::Duration::from_secs(301));
     let said = say(&app, "c", &old).await;
     assert_eq!(said.key(), "login.otp.code.expired");
-    assert_eq!(said.text(), "The code has expired. Please message me again and I will send you a new one, or just send \"new code\".");
+    assert_eq!(
+        said.text(),
+        "The code has expired. Please message me again and I will send you a new one, or just send \"new code\"."
+    );
     assert_eq!(said.step(), "ask_code");
     let said = say(&app, "c", "New code!").await;
     assert_eq!(said.key(), "login.otp.resent");
