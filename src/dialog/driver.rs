@@ -91,21 +91,29 @@ impl Dialogs {
             },
             notes,
         };
+        let turn = Turn { terms: &self.terms, auth, client, address, flow, language, keypad };
         let (said, state) = match message.input {
-            Input::Silence { max } if situation.notes.silences > max => {
-                (self.hang_up_silent(auth, address).await?, None)
-            }
-            _ => self.decide_and_run(auth, client, address, flow, &situation, heard).await?,
+            Input::Silence { max } if situation.notes.silences > max => (turn.hang_up_silent().await?, None),
+            _ => turn.decide_and_run(&situation, heard).await?,
         };
-        self.finish(auth, address, flow, &situation, said, state, language, keypad).await
+        turn.finish(&situation, said, state).await
     }
+}
 
+/// One message's work: who says it, in which conversation, of which flow, in which language.
+struct Turn<'a> {
+    terms: &'a Terms,
+    auth: &'a Auth,
+    client: &'a Client,
+    address: &'a Address,
+    flow: &'a FlowConfig,
+    language: String,
+    keypad: bool,
+}
+
+impl Turn<'_> {
     async fn decide_and_run(
         &self,
-        auth: &Auth,
-        client: &Client,
-        address: &Address,
-        flow: &FlowConfig,
         situation: &Situation<'_>,
         heard: Heard,
     ) -> FlowResult<(Said, Option<ConversationState>)> {
@@ -113,20 +121,13 @@ impl Dialogs {
             Plan::Say(said) => return Ok((said, None)),
             Plan::Run(effect) => effect,
         };
-        let result = self.run(auth, client, address, flow, situation, &effect).await;
+        let result = self.run(situation, &effect).await;
         let state = result.as_ref().ok().cloned();
         Ok((after(situation, &effect, result)?, state))
     }
 
-    async fn run(
-        &self,
-        auth: &Auth,
-        client: &Client,
-        address: &Address,
-        flow: &FlowConfig,
-        situation: &Situation<'_>,
-        effect: &Effect,
-    ) -> FlowResult<ConversationState> {
+    async fn run(&self, situation: &Situation<'_>, effect: &Effect) -> FlowResult<ConversationState> {
+        let (auth, client, address, flow) = (self.auth, self.client, self.address, self.flow);
         let identify = |identifier: &str| -> FlowResult<IdentifyRequest> {
             Ok(IdentifyRequest {
                 flow: FlowName::parse(flow.name.clone())?,
@@ -149,25 +150,20 @@ impl Dialogs {
     }
 
     /// A keypad that stayed silent too often: nothing is left alive after the call.
-    async fn hang_up_silent(&self, auth: &Auth, address: &Address) -> FlowResult<Said> {
-        auth.cancel(address).await?;
+    async fn hang_up_silent(&self) -> FlowResult<Said> {
+        self.auth.cancel(self.address).await?;
         let mut said = Said::end(Line::new("voice.no.input"), Outcome::Failed);
         said.lines.push(Line::new("voice.goodbye"));
         Ok(said)
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
-        auth: &Auth,
-        address: &Address,
-        flow: &FlowConfig,
         situation: &Situation<'_>,
         mut said: Said,
         state: Option<ConversationState>,
-        language: String,
-        keypad: bool,
     ) -> FlowResult<Answer> {
+        let (auth, address, flow) = (self.auth, self.address, self.flow);
         // A dialog that failed leaves no code alive behind it (a lockout, a spent budget).
         if said.outcome == Some(Outcome::Failed) {
             auth.cancel(address).await?;
@@ -199,23 +195,23 @@ impl Dialogs {
             Some(memory) => auth.remember_dialog(address, memory).await?,
             None => auth.forget_dialog(address).await?,
         }
-        let variant = keypad.then_some("voice");
+        let variant = self.keypad.then_some("voice");
         let replies = said
             .lines
             .iter()
             .map(|line| {
                 let args: Vec<(&str, &str)> = line.args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                Reply { key: line.key.to_string(), text: auth.texts().render(&language, line.key, variant, &args) }
+                Reply { key: line.key.to_string(), text: auth.texts().render(&self.language, line.key, variant, &args) }
             })
             .collect();
         Ok(Answer {
             state,
             step: said.step,
             replies,
-            expect: expect(said.step, keypad, auth.config.otp.length as usize),
+            expect: expect(said.step, self.keypad, auth.config.otp.length as usize),
             outcome: said.outcome,
             redirect,
-            locale: language,
+            locale: self.language.clone(),
         })
     }
 }

@@ -290,6 +290,27 @@ pub fn wrong_code(code: &str) -> String {
     if code == "000000" { "999999".into() } else { "000000".into() }
 }
 
+/// A POST to one of the conversation's endpoints with a raw body and content type, as
+/// `bot`; returns the status and the JSON error body.
+pub async fn raw_post(
+    app: &TestApp,
+    bot: (&str, &str),
+    action: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.conversation_url("whatsapp", "c1", action))
+        .basic_auth(bot.0, Some(bot.1))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request sent");
+    error_of(response).await
+}
+
 pub async fn error_of(response: Response) -> (u16, Value) {
     let status = response.status().as_u16();
     (status, response.json().await.expect("error body is JSON"))

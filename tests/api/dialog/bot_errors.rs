@@ -4,16 +4,7 @@ use serde_json::{Value, json};
 use super::*;
 
 async fn post_raw(app: &TestApp, bot: (&str, &str), body: reqwest::Body, content_type: &str) -> (u16, Value) {
-    let response = app
-        .http
-        .post(app.conversation_url("whatsapp", "c", "messages"))
-        .basic_auth(bot.0, Some(bot.1))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    error_of(response).await
+    raw_post(app, bot, "messages", content_type, body).await
 }
 
 #[tokio::test]
@@ -43,6 +34,6 @@ async fn bad_clients_bodies_and_flows_are_refused() {
     let (status, _) = post_raw(&app, BOT, json_body(json!({"text": "hi", "intent": ""})), "application/json").await;
     assert_eq!(status, 400, "an empty intent");
     // None of it started a dialog, and the server still serves.
-    assert_eq!(app.state_of("c").await, json!({"state": "unidentified"}));
-    assert_eq!(say(&app, "c", "hi").await.key(), "login.otp.identifier.prompt");
+    assert_eq!(app.state_of("c1").await, json!({"state": "unidentified"}));
+    assert_eq!(say(&app, "c1", "hi").await.key(), "login.otp.identifier.prompt");
 }
