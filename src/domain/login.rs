@@ -23,6 +23,15 @@ pub struct IdentifyRequest {
     pub method: Option<Method>,
 }
 
+/// One identify in progress: who asks, in which conversation, for what.
+struct Identifying<'a> {
+    client: &'a Client,
+    flow: &'a FlowConfig,
+    conversation: &'a str,
+    address: &'a Address,
+    request: &'a IdentifyRequest,
+}
+
 /// An identify attempt counted against the conversation's identify limit.
 struct Counted {
     failures: u32,
@@ -61,7 +70,8 @@ impl Auth {
                 self.audit("lockout.identify", address, None, json!({"lockout_seconds": flow.lockout.as_secs()}))
                     .await?;
             }
-            return self.unknown_identifier(flow, &conversation, address, counted.failures, &request).await;
+            let login = Identifying { client, flow, conversation: &conversation, address, request: &request };
+            return self.unknown_identifier(&login, counted.failures).await;
         };
         self.store.clear_tries(IDENTIFY_SCOPE, &conversation).await?;
         self.audit("identify.matched", address, Some(record.subject()), json!({"flow": flow.name})).await?;
@@ -69,7 +79,8 @@ impl Auth {
             self.store.kill_challenges(&conversation).await?;
             return self.authenticate(&conversation, address, &record, flow).await;
         }
-        self.send_first_code(client, flow, &conversation, address, &record, &request, now).await
+        let login = Identifying { client, flow, conversation: &conversation, address, request: &request };
+        self.send_first_code(&login, &record, now).await
     }
 
     async fn count_identify(
@@ -89,26 +100,22 @@ impl Auth {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn send_first_code(
         &self,
-        client: &Client,
-        flow: &FlowConfig,
-        conversation: &str,
-        address: &Address,
+        login: &Identifying<'_>,
         record: &Record,
-        request: &IdentifyRequest,
         now: Millis,
     ) -> FlowResult<ConversationState> {
+        let (flow, address) = (login.flow, login.address);
         if let Some(until) = self.store.active_lock(OTP_SCOPE, &record.id.to_string(), now).await? {
             self.audit("identify.record_locked", address, Some(record.subject()), json!({"flow": flow.name})).await?;
             return Err(FlowError::Locked { retry_after: seconds_until(now, until) });
         }
-        let live = self.store.live_challenge(conversation).await?;
+        let live = self.store.live_challenge(login.conversation).await?;
         if decide_identify(live.as_ref(), record.id, &flow.name, &self.policy(), now) == IdentifyDecision::Resend {
-            return self.resend(client, address).await;
+            return self.resend(login.client, address).await;
         }
-        let candidates = match self.destinations(flow, record, request.method) {
+        let candidates = match self.destinations(flow, record, login.request.method) {
             Ok(found) => found,
             Err(e) => {
                 self.audit("code.no_delivery_method", address, Some(record.subject()), json!({"flow": flow.name}))
@@ -119,29 +126,16 @@ impl Auth {
         let code = numeric_code(self.config.otp.length);
         let first = candidates.first().ok_or(FlowError::NoDeliveryMethod)?;
         let source = self.code_source(flow, first, &code);
-        let challenge = self.new_challenge(
-            conversation,
-            Some(record.id),
-            flow,
-            first.method,
-            first.masked(),
-            request,
-            self.hash_of(&source).await?,
-        );
+        let challenge =
+            self.new_challenge(login, Some(record.id), (first.method, first.masked()), self.hash_of(&source).await?);
         let challenge = self.send_with_fallback(flow, challenge, record, &candidates, &code, address).await?;
         Ok(self.pending_view(&challenge, now))
     }
 
     /// Without `conceal_unknown` the bot learns the identifier is unknown. With it, the
     /// reply is a decoy challenge that looks like a real one and that no code verifies.
-    async fn unknown_identifier(
-        &self,
-        flow: &FlowConfig,
-        conversation: &str,
-        address: &Address,
-        failures: u32,
-        request: &IdentifyRequest,
-    ) -> FlowResult<ConversationState> {
+    async fn unknown_identifier(&self, login: &Identifying<'_>, failures: u32) -> FlowResult<ConversationState> {
+        let (flow, conversation, address) = (login.flow, login.conversation, login.address);
         self.audit("identify.unknown", address, None, json!({"flow": flow.name, "concealed": flow.conceal_unknown}))
             .await?;
         if !flow.conceal_unknown {
@@ -152,35 +146,32 @@ impl Auth {
         self.store.clear_tries(IDENTIFY_SCOPE, conversation).await?;
         self.store.kill_challenges(conversation).await?;
         // The method the person asked for, as a real challenge would show.
-        let method = request.method.or(flow.delivery.first().map(|t| t.method)).unwrap_or(Method::Sms);
+        let method = login.request.method.or(flow.delivery.first().map(|t| t.method)).unwrap_or(Method::Sms);
         // The hash of a random 32-byte secret: no numeric code can ever match it, and
         // verifying against it costs the same as against a real code.
         let hash = self.codes.hash(random_token(32)).await?;
-        let decoy = self.new_challenge(conversation, None, flow, method, decoy_mask(method), request, hash);
+        let decoy = self.new_challenge(login, None, (method, decoy_mask(method)), hash);
         self.store.start_challenge(&decoy).await?;
         Ok(self.pending_view(&decoy, self.now()))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A live challenge with one send, sent `to` (method, masked destination) now.
     fn new_challenge(
         &self,
-        conversation: &str,
+        login: &Identifying<'_>,
         record_id: Option<i64>,
-        flow: &FlowConfig,
-        method: Method,
-        masked_destination: String,
-        request: &IdentifyRequest,
+        (method, masked_destination): (Method, String),
         code_hash: String,
     ) -> Challenge {
         let now = self.now();
         Challenge {
             id: random_token(16),
-            conversation_id: conversation.to_string(),
+            conversation_id: login.conversation.to_string(),
             record_id,
-            flow: flow.name.clone(),
+            flow: login.flow.name.clone(),
             method,
             masked_destination,
-            locale: request.locale.as_ref().map(|l| l.as_str().to_string()),
+            locale: login.request.locale.as_ref().map(|l| l.as_str().to_string()),
             code_hash,
             attempts: 0,
             sends: 1,
