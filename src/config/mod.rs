@@ -251,7 +251,7 @@ pub struct FlowConfig {
     pub offer_channel_number: bool,
     /// `GET {terms_url}?subject=...` after a login: 200 means the terms are accepted.
     #[serde(default)]
-    pub terms_url: Option<String>,
+    pub terms_url: Option<WebUrl>,
     /// Where a login goes when the terms are not accepted (404, an error, a timeout).
     #[serde(default)]
     pub terms_intent: Option<String>,
@@ -305,6 +305,36 @@ fn three() -> u32 {
 }
 fn fifteen_minutes() -> Duration {
     Duration::from_secs(15 * 60)
+}
+
+/// An absolute http(s) URL, parsed when the configuration loads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct WebUrl(reqwest::Url);
+
+impl WebUrl {
+    pub fn url(&self) -> &reqwest::Url {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for WebUrl {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        match reqwest::Url::parse(&s) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(Self(url)),
+            _ => Err(format!("`{s}` is not an absolute http(s) URL")),
+        }
+    }
+}
+
+impl std::str::FromStr for WebUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::try_from(s.to_string())
+    }
 }
 
 /// A configuration that passed every check of [`Config::validated`]. Only the loader

@@ -218,10 +218,6 @@ impl Config {
             if flow.max_identifier_prompts == 0 {
                 return Err(err(key("max_identifier_prompts"), "must be at least 1"));
             }
-            let web_url = |u: &str| reqwest::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-            if flow.terms_url.as_deref().is_some_and(|u| !web_url(u)) {
-                return Err(err(key("terms_url"), "expected an http(s) URL"));
-            }
         }
         let client_flows = |id: &str| self.clients.iter().find(|c| c.id == id).map(|c| &c.flows);
         if let Some(client) = &self.playground.client

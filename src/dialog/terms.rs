@@ -3,6 +3,8 @@
 //! means not accepted, so a login is never held up by the terms service.
 use std::time::Duration;
 
+use crate::config::WebUrl;
+
 pub struct Terms {
     http: reqwest::Client,
 }
@@ -17,10 +19,8 @@ impl Terms {
         Ok(Self { http })
     }
 
-    pub async fn accepted(&self, terms_url: &str, subject: &str) -> bool {
-        let Ok(mut url) = reqwest::Url::parse(terms_url) else {
-            return false;
-        };
+    pub async fn accepted(&self, terms_url: &WebUrl, subject: &str) -> bool {
+        let mut url = terms_url.url().clone();
         url.query_pairs_mut().append_pair("subject", subject);
         match self.http.get(url).send().await {
             Ok(response) => response.status() == reqwest::StatusCode::OK,

@@ -39,7 +39,7 @@ async fn login_with_terms(path: &str, key: &str) -> Said {
     let terms_url = format!("{terms}{path}");
     let app = spawn_app_with(move |c| {
         c.dialog.terms_timeout = Duration::from_millis(300);
-        c.flows[0].terms_url = Some(terms_url);
+        c.flows[0].terms_url = Some(terms_url.parse().expect("a URL"));
         c.flows[0].terms_intent = Some("intent.onboarding.terms-and-conditions".into());
     })
     .await;
