@@ -121,6 +121,27 @@ mod tests {
     }
 
     #[test]
+    fn dialog_flow_keys_are_parsed_once_and_named_when_wrong() {
+        let flow = |extra: &str| {
+            format!(
+                "[[directories]]\nname = \"e\"\nidentifiers = [\"n\"]\n[[flows]]\nname = \"f\"\ndirectory = \"e\"\n\
+                 identify_by = \"n\"\n{extra}\n"
+            )
+        };
+        let config = from_str(&flow("delivery = [\"sms:phone\"]\nidentifier_format = \"regex:[0-9]{8}[A-Z]\"\nterms_url = \"https://t.example/ok\"")).unwrap();
+        assert!(config.flows[0].identifier_format.matches("12345678Z"));
+        assert_eq!(config.flows[0].terms_url.as_ref().map(|u| u.url().as_str()), Some("https://t.example/ok"));
+        let err = from_str(&flow("identifier_format = \"regex:[0-9\"")).unwrap_err().to_string();
+        assert!(err.starts_with("flows[0].identifier_format"), "{err}");
+        let err = from_str(&flow("terms_url = \"ftp://t.example\"")).unwrap_err().to_string();
+        assert!(err.starts_with("flows[0].terms_url"), "{err}");
+        let err = from_str(&flow("delivery = [\"fax:phone\"]")).unwrap_err().to_string();
+        assert!(err.contains("flows[0]") && err.contains("fax"), "{err}");
+        let err = from_str("[server]\nlisten = \"localhost\"\n").unwrap_err().to_string();
+        assert!(err.starts_with("server.listen"), "{err}");
+    }
+
+    #[test]
     fn missing_env_secret_is_named() {
         let err = from_str("[admin]\ntoken = \"env:DOORMAN_TEST_SURELY_UNSET\"\n").unwrap_err().to_string();
         assert!(err.contains("admin.token") && err.contains("DOORMAN_TEST_SURELY_UNSET"), "{err}");

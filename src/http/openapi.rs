@@ -24,6 +24,10 @@ use crate::app::AppState;
         admin::list_sessions, admin::revoke_sessions, admin::revoke_session, admin::audit,
         proxy::proxy,
     ),
+    components(schemas(
+        messages::MessageBody, crate::dialog::Answer, crate::dialog::Reply, crate::dialog::Expect,
+        crate::dialog::Redirect, crate::dialog::Step, crate::dialog::Outcome,
+    )),
     modifiers(&SecuritySchemes),
 )]
 struct ApiDoc;

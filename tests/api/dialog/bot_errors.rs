@@ -37,3 +37,22 @@ async fn bad_clients_bodies_and_flows_are_refused() {
     assert_eq!(app.state_of("c1").await, json!({"state": "unidentified"}));
     assert_eq!(say(&app, "c1", "hi").await.key(), "login.otp.identifier.prompt");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_messages_endpoint_with_schemas() {
+    let app = spawn_app().await;
+    let doc: Value = app.http.get(format!("{}/openapi.json", app.url)).send().await.unwrap().json().await.unwrap();
+    let operation = &doc["paths"]["/v1/conversations/{channel}/{id}/messages"]["post"];
+    let request = &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+    let response = &operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+    assert_eq!(
+        (request.as_str(), response.as_str()),
+        (Some("#/components/schemas/MessageBody"), Some("#/components/schemas/Answer"))
+    );
+    // The state object is flattened in: `allOf` [state, the dialog's own fields].
+    let answer = &doc["components"]["schemas"]["Answer"]["allOf"][1]["properties"];
+    for field in ["step", "replies", "expect", "outcome", "redirect", "locale"] {
+        assert!(answer.get(field).is_some(), "Answer lacks {field}: {answer}");
+    }
+    assert!(doc["components"]["schemas"]["Step"].is_object());
+}
