@@ -11,6 +11,7 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::error::ApiError;
 use super::extract::checked_address;
@@ -24,7 +25,12 @@ use crate::voice::signature;
 use crate::voice::twiml::{self, VoiceResponse};
 
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/v1/voice/twilio", post(webhook)).route("/v1/voice/twilio/status", post(status))
+    // A TwiML answer may follow a login: no cache may keep it.
+    let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Router::new()
+        .route("/v1/voice/twilio", post(webhook))
+        .route("/v1/voice/twilio/status", post(status))
+        .layer(no_store)
 }
 
 /// The form parameters of a Twilio Voice request that doorman reads. Twilio sends more
@@ -92,9 +98,10 @@ async fn status(State(app): State<Arc<AppState>>, call: SignedByTwilio) -> Resul
 /// The `[voice]` settings and the call's conversation.
 fn call_of<'c>(config: &'c ValidConfig, params: &CallParams) -> Result<(&'c VoiceConfig, Address), ApiError> {
     let voice = config.voice.as_ref().ok_or(ApiError::NotFound)?;
-    let sid = params.call_sid.clone().ok_or_else(|| {
-        ApiError::InvalidRequest("CallSid is missing: this is not a Twilio Voice request".into())
-    })?;
+    let sid = params
+        .call_sid
+        .clone()
+        .ok_or_else(|| ApiError::InvalidRequest("CallSid is missing: this is not a Twilio Voice request".into()))?;
     Ok((voice, checked_address(&voice.client, "voice".into(), sid)?))
 }
 
@@ -137,8 +144,10 @@ async fn end_call(auth: &Auth, address: &Address) {
 /// Said when the dialog cannot go on, in the call's language.
 fn apology(auth: &Auth, voice: &VoiceConfig) -> VoiceResponse {
     let language = auth.texts().language([Some(voice.locale.as_str())], &auth.config.otp.default_locale);
-    let texts: Vec<String> =
-        ["voice.error", "voice.goodbye"].iter().map(|key| auth.texts().render(&language, key, Some("voice"), &[])).collect();
+    let texts: Vec<String> = ["voice.error", "voice.goodbye"]
+        .iter()
+        .map(|key| auth.texts().render(&language, key, Some("voice"), &[]))
+        .collect();
     VoiceResponse::SayAndHangUp { speech: call::speech(texts.iter().map(String::as_str), voice, &language) }
 }
 
@@ -191,15 +200,11 @@ impl FromRequest<Arc<AppState>> for SignedByTwilio {
     }
 }
 
-/// A TwiML document; never stored by a cache (it may follow a login).
+/// A TwiML document.
 struct Twiml(VoiceResponse);
 
 impl IntoResponse for Twiml {
     fn into_response(self) -> Response {
-        let headers = [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/xml")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ];
-        (headers, twiml::render(&self.0)).into_response()
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))], twiml::render(&self.0)).into_response()
     }
 }

@@ -75,5 +75,112 @@ pub fn twiml(answer: &Answer, voice: &VoiceConfig, public_url: &str) -> VoiceRes
 /// Texts spoken in `locale`'s configured language and voice.
 pub fn speech<'a>(texts: impl IntoIterator<Item = &'a str>, voice: &VoiceConfig, locale: &str) -> Vec<Speech> {
     let (language, voice) = voice.speech_for(locale);
-    texts.into_iter().map(|text| Speech { text: text.to_string(), language: language.clone(), voice: voice.clone() }).collect()
+    texts
+        .into_iter()
+        .map(|text| Speech { text: text.to_string(), language: language.clone(), voice: voice.clone() })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialog::{Expect, Reply};
+    use crate::domain::ConversationState;
+
+    fn voice() -> VoiceConfig {
+        toml::from_str("client = \"ivr-bot\"\nnext_url = \"https://ivr.example.com/after\"\ngather_timeout = \"7s\"\n")
+            .unwrap()
+    }
+
+    fn answer(step: Step, outcome: Option<Outcome>, expect: Option<Expect>, locale: &str) -> Answer {
+        Answer {
+            state: ConversationState::Unidentified,
+            step,
+            replies: vec![
+                Reply { key: "a".into(), text: "First.".into() },
+                Reply { key: "b".into(), text: "Second.".into() },
+            ],
+            expect,
+            outcome,
+            redirect: None,
+            locale: locale.into(),
+        }
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn params_are_read_by_their_twilio_names() {
+        let params = CallParams::from_pairs(&pairs(&[
+            ("From", "+1555"),
+            ("CallSid", "CA1"),
+            ("Digits", "4721#"),
+            ("CallSid", "CA2"),
+            ("callstatus", "completed"),
+        ]));
+        assert_eq!(params.call_sid.as_deref(), Some("CA1"));
+        assert_eq!(params.digits.as_deref(), Some("4721#"));
+        assert_eq!(params.call_status, None, "names are case-sensitive, as Twilio sends them");
+    }
+
+    #[test]
+    fn only_final_statuses_end_a_call() {
+        let with = |s: &str| CallParams { call_status: Some(s.into()), ..CallParams::default() }.call_has_ended();
+        for ended in ["completed", "busy", "failed", "no-answer", "canceled"] {
+            assert!(with(ended), "{ended}");
+        }
+        for going in ["queued", "ringing", "in-progress", "initiated", "Completed"] {
+            assert!(!with(going), "{going}");
+        }
+        assert!(!CallParams::default().call_has_ended());
+    }
+
+    #[test]
+    fn silence_first_then_keys_then_a_start() {
+        assert!(is_silence(Some("silence=1")) && is_silence(Some("a=b&silence=1")));
+        assert!(!is_silence(None) && !is_silence(Some("silence=0")) && !is_silence(Some("nosilence=1")));
+        assert!(matches!(input(true, Some("12"), 3), Input::Silence { max: 3 }));
+        assert!(matches!(input(false, Some("12#"), 3), Input::Digits(d) if d == "12#"));
+        assert!(matches!(input(false, Some(""), 3), Input::Digits(d) if d.is_empty()));
+        assert!(matches!(input(false, None, 3), Input::Text(t) if t.is_empty()));
+    }
+
+    #[test]
+    fn a_question_is_a_gather_with_the_replies_inside_and_a_silence_redirect() {
+        let expect = Expect { input: "dtmf", digits: Some(6), finish_on_key: Some("#") };
+        let response = twiml(&answer(Step::AskCode, None, Some(expect), "es"), &voice(), "https://d.example");
+        let VoiceResponse::Ask { gather, on_silence } = response else { panic!("{response:?}") };
+        assert_eq!(gather.num_digits, Some(6));
+        assert_eq!(gather.finish_on_key, "#");
+        assert_eq!(gather.timeout_secs, 7);
+        assert_eq!(gather.action, "https://d.example/v1/voice/twilio");
+        assert_eq!(on_silence, "https://d.example/v1/voice/twilio?silence=1");
+        let spoken: Vec<_> = gather.prompt.iter().map(|s| (s.text.as_str(), s.language.as_str())).collect();
+        assert_eq!(spoken, [("First.", "es-ES"), ("Second.", "es-ES")]);
+        assert_eq!(gather.prompt[0].voice.as_deref(), Some("Polly.Lucia"));
+    }
+
+    #[test]
+    fn an_identifier_question_has_no_digit_count() {
+        let expect = Expect { input: "dtmf", digits: None, finish_on_key: Some("#") };
+        let response = twiml(&answer(Step::AskIdentifier, None, Some(expect), "en"), &voice(), "https://d.example");
+        let VoiceResponse::Ask { gather, .. } = response else { panic!("{response:?}") };
+        assert_eq!(gather.num_digits, None);
+        assert_eq!(gather.prompt[0].voice.as_deref(), Some("Polly.Joanna"));
+    }
+
+    #[test]
+    fn signed_in_goes_on_to_next_url_and_anything_else_hangs_up() {
+        for outcome in [Outcome::Authenticated, Outcome::AlreadyAuthenticated] {
+            let response = twiml(&answer(Step::Done, Some(outcome), None, "en"), &voice(), "https://d.example");
+            let VoiceResponse::SayAndRedirect { speech, url } = response else { panic!("{response:?}") };
+            assert_eq!((speech.len(), url.as_str()), (2, "https://ivr.example.com/after"));
+        }
+        for outcome in [Some(Outcome::Cancelled), Some(Outcome::Failed), None] {
+            let response = twiml(&answer(Step::Done, outcome, None, "en"), &voice(), "https://d.example");
+            assert!(matches!(&response, VoiceResponse::SayAndHangUp { speech } if speech.len() == 2), "{response:?}");
+        }
+    }
 }
