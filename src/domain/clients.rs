@@ -89,6 +89,13 @@ impl ClientAuth {
         }
     }
 
+    /// The active client `id`, without its secret: for requests that authenticate some other
+    /// way (a Twilio webhook is signed with the Twilio auth token) on behalf of a configured client.
+    pub async fn by_id(&self, id: &str) -> Result<Option<Client>, ClientError> {
+        let stored = self.store.find_client(id).await?.filter(|c| c.active);
+        Ok(stored.map(|c| Client { id: c.id, flows: c.flows, scopes: c.scopes }))
+    }
+
     /// Forgets a remembered credential (after a secret rotation or a disable).
     pub fn forget(&self, id: &str) {
         self.remembered.write().unwrap_or_else(|e| e.into_inner()).remove(id);

@@ -31,6 +31,10 @@ pub enum ApiError {
     /// 415: the body is not declared as JSON.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
+    /// 403 `invalid_signature`: a webhook (Twilio's `X-Twilio-Signature`) that is unsigned or
+    /// signed with another key, for another URL or other parameters.
+    #[error("the request signature is missing or does not match")]
+    InvalidSignature,
     /// Conversation steps: status per variant below.
     #[error(transparent)]
     Flow(#[from] FlowError),
@@ -78,6 +82,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", none),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", none),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", none),
+            ApiError::InvalidSignature => (StatusCode::FORBIDDEN, "invalid_signature", none),
             ApiError::Internal(_) | ApiError::Clients(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none),
             ApiError::Flow(flow) => flow_parts(flow),
             ApiError::Proxy(proxy) => (proxy_status(proxy), proxy.code(), none),

@@ -8,6 +8,7 @@ pub mod messages;
 pub mod oauth;
 pub mod openapi;
 pub mod proxy;
+pub mod voice;
 pub mod well_known;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(admin::router())
         .merge(openapi::router())
         .merge(proxy::router())
+        .merge(voice::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))

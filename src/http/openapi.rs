@@ -6,7 +6,7 @@ use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, conversations, messages, oauth, proxy, well_known};
+use super::{admin, conversations, messages, oauth, proxy, voice, well_known};
 use crate::app::AppState;
 
 #[derive(OpenApi)]
@@ -18,6 +18,7 @@ use crate::app::AppState;
         conversations::state, conversations::identify, conversations::verify, conversations::resend,
         conversations::token, conversations::cancel,
         messages::message,
+        voice::webhook, voice::status,
         oauth::token, oauth::introspect, oauth::revoke,
         admin::put_record, admin::get_record, admin::delete_record, admin::import_records,
         admin::create_client, admin::list_clients, admin::disable_client, admin::rotate_client,

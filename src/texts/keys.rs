@@ -62,6 +62,7 @@ pub(super) const KEYS: &[Key] = &[
     Key { name: "otp.subject", offers: NONE },
     Key { name: "voice.no.input", offers: NONE },
     Key { name: "voice.goodbye", offers: NONE },
+    Key { name: "voice.error", offers: NONE },
 ];
 
 /// The key a resource name stands for: a key itself, or `KEY.VARIANT` of a text key.

@@ -1,4 +1,5 @@
 //! The phonebot keypad over Twilio Voice (DESIGN.md §10): the pure pieces the
 //! `POST /v1/voice/twilio` handler is built from.
+pub mod call;
 pub mod signature;
 pub mod twiml;

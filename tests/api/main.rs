@@ -25,3 +25,4 @@ mod test_codes;
 mod tokens;
 mod twilio;
 mod twilio_verify;
+mod voice;
