@@ -92,7 +92,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
     if !bound.ip().is_loopback() && !bound.ip().is_unspecified() {
         tracing::warn!("the playground answers only browsers on this machine; open {url}/playground here");
     }
-    println!("{}", welcome(&url, &secret));
+    println!("{}", welcome(&url, &secret, dir.path()));
     crate::app::serve(listener, state, super::shutdown_signal()).await.map_err(|e| Failure::Runtime(e.to_string()))?;
     drop(dir);
     println!("doorman demo stopped; its database and keys are deleted.");
@@ -202,7 +202,7 @@ async fn add_employees(state: &AppState, config: &Config) -> Result<(), Failure>
 }
 
 /// What the demo prints: where to go, the bot's credentials, and a first curl.
-fn welcome(url: &str, secret: &str) -> String {
+fn welcome(url: &str, secret: &str, data: &Path) -> String {
     let people = EMPLOYEES
         .iter()
         .map(|e| {
@@ -223,6 +223,7 @@ fn welcome(url: &str, secret: &str) -> String {
          \x20 Client id:  {CLIENT_ID}\n\
          \x20 Secret:     {secret}\n\
          \x20 Employees:  {people}\n\
+         \x20 Data:       {data} (deleted on exit)\n\
          \n\
          Open the playground and type \"I want to check my payslip\", then \"4721\"; the code it sends\n\
          shows on the page's phone and here ([console delivery]). Or talk to the dialog API yourself:\n\
@@ -233,7 +234,8 @@ fn welcome(url: &str, secret: &str) -> String {
          \n\
          then send {{\"text\": \"<the code>\"}} the same way, and call the payroll API through the proxy:\n\
          \n\
-         \x20 curl -s -H \"Authorization: Bearer $ACCESS_TOKEN\" {url}/v1/proxy/payroll/employees/4721/payslip\n"
+         \x20 curl -s -H \"Authorization: Bearer $ACCESS_TOKEN\" {url}/v1/proxy/payroll/employees/4721/payslip\n",
+        data = data.display()
     )
 }
 
@@ -253,7 +255,7 @@ async fn payslip(UrlPath(number): UrlPath<String>, headers: HeaderMap) -> Respon
     let Some(e) = EMPLOYEES.iter().find(|e| e.number == number) else {
         return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "no such employee"}))).into_response();
     };
-    let month = &rfc3339(SystemClock.now())[..7];
+    let month = last_month(&rfc3339(SystemClock.now()));
     axum::Json(json!({
         "employee_number": e.number,
         "name": e.name,
@@ -263,6 +265,16 @@ async fn payslip(UrlPath(number): UrlPath<String>, headers: HeaderMap) -> Respon
         "paid_on": format!("{month}-28"),
     }))
     .into_response()
+}
+
+/// `YYYY-MM` of the month before the one `today` (RFC 3339) is in: the last one paid.
+fn last_month(today: &str) -> String {
+    let year: i32 = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2026);
+    let month: u32 = today.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(1);
+    match month {
+        1 => format!("{}-12", year - 1),
+        m => format!("{year}-{:02}", m - 1),
+    }
 }
 
 #[cfg(test)]
@@ -285,8 +297,14 @@ mod tests {
     }
 
     #[test]
+    fn payslips_are_of_the_month_before() {
+        assert_eq!(last_month("2026-12-01T09:45:36Z"), "2026-11");
+        assert_eq!(last_month("2027-01-15T00:00:00Z"), "2026-12");
+    }
+
+    #[test]
     fn the_welcome_names_the_url_the_client_and_the_secret() {
-        let text = welcome("http://127.0.0.1:8080", "the-secret");
+        let text = welcome("http://127.0.0.1:8080", "the-secret", Path::new("/tmp/d"));
         assert!(text.contains("Playground: http://127.0.0.1:8080/playground\n"));
         assert!(text.contains("demo-bot:the-secret"));
         assert!(text.contains("4721 Ana Ruiz (WhatsApp ***78)"));

@@ -13,6 +13,7 @@ mod limits;
 mod lockouts;
 mod oauth;
 mod openapi;
+mod playground;
 mod operator_cli;
 mod providers;
 mod proxy;
