@@ -70,8 +70,9 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
         move |e| Failure::Runtime(format!("{what}: {e}"))
     }
     let dir = tempfile::Builder::new().prefix("doorman-demo-").tempdir().map_err(runtime("temporary directory"))?;
-    let listener =
-        TcpListener::bind(args.listen).await.map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", args.listen)))?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", args.listen)))?;
     let bound = listener.local_addr().map_err(runtime("listener"))?;
     let payroll = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.map_err(runtime("demo payroll API"))?;
     let payroll_addr = payroll.local_addr().map_err(runtime("demo payroll API"))?;
@@ -247,7 +248,8 @@ fn payroll_api() -> Router {
 }
 
 async fn payslip(UrlPath(number): UrlPath<String>, headers: HeaderMap) -> Response {
-    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Bearer "));
+    let bearer =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Bearer "));
     if !bearer {
         return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "no token: call me through doorman"})))
             .into_response();

@@ -118,13 +118,8 @@ async fn message(
 ) -> Result<axum::Json<Answer>, ApiError> {
     let client = playground_client(&app.auth.config)?;
     let address = checked_address(&client.id, body.channel, body.conversation)?;
-    let message = MessageBody {
-        text: body.text,
-        digits: body.digits,
-        flow: body.flow,
-        locale: body.locale,
-        intent: body.intent,
-    };
+    let message =
+        MessageBody { text: body.text, digits: body.digits, flow: body.flow, locale: body.locale, intent: body.intent };
     Ok(axum::Json(app.dialogs.respond(&app.auth, &client, &address, message.try_into()?).await?))
 }
 
@@ -219,7 +214,8 @@ pub(crate) fn local_visitor(peer: Option<IpAddr>, host: Option<&str>, headers: &
         return Err("the playground answers only to http://127.0.0.1, http://[::1] or http://localhost");
     }
     let origin = headers.get(header::ORIGIN).map(|o| o.to_str().unwrap_or(""));
-    let from_loopback = |o: &str| o.strip_prefix("http://").or_else(|| o.strip_prefix("https://")).is_some_and(loopback_host);
+    let from_loopback =
+        |o: &str| o.strip_prefix("http://").or_else(|| o.strip_prefix("https://")).is_some_and(loopback_host);
     if origin.is_some_and(|o| !from_loopback(o)) {
         return Err("the playground answers only its own page");
     }

@@ -20,7 +20,8 @@ impl TestApp {
     async fn say(&self, channel: &str, conversation: &str, fields: Value) -> Value {
         let mut body = json!({"channel": channel, "conversation": conversation});
         body.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
-        let response = self.http.post(format!("{}/playground/api/messages", self.url)).json(&body).send().await.unwrap();
+        let response =
+            self.http.post(format!("{}/playground/api/messages", self.url)).json(&body).send().await.unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["cache-control"], "no-store");
         response.json().await.unwrap()
@@ -73,12 +74,14 @@ async fn a_whole_login_through_the_playground_reads_the_code_from_its_deliveries
     })
     .await;
     app.add_ana().await;
-    let info: Value = app.http.get(format!("{}/playground/api/info", app.url)).send().await.unwrap().json().await.unwrap();
+    let info: Value =
+        app.http.get(format!("{}/playground/api/info", app.url)).send().await.unwrap().json().await.unwrap();
     // The first GET route with one parameter, bound to a claim (payslips/{month} has two).
     assert_eq!(info["proxy_example"], "/v1/proxy/payroll/employees/{employee_number}/header");
 
     let conversation = "+34699000001";
-    let first = app.say("whatsapp", conversation, json!({"text": "I want my payslip", "intent": "payroll.payslip"})).await;
+    let first =
+        app.say("whatsapp", conversation, json!({"text": "I want my payslip", "intent": "payroll.payslip"})).await;
     assert_eq!(first["step"], "ask_identifier");
     assert!(app.deliveries(conversation).await.is_empty());
     let sent = app.say("whatsapp", conversation, json!({"text": "My number is 4721."})).await;
@@ -139,7 +142,8 @@ async fn the_playground_talks_as_the_configured_client() {
         c.playground.client = Some(OTHER_BOT.0.into());
     })
     .await;
-    let info: Value = app.http.get(format!("{}/playground/api/info", app.url)).send().await.unwrap().json().await.unwrap();
+    let info: Value =
+        app.http.get(format!("{}/playground/api/info", app.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(info["client"], "other-bot");
     assert_eq!(info["flow"], "schedule");
 }
@@ -173,9 +177,8 @@ async fn a_disabled_playground_is_not_there() {
 #[tokio::test]
 async fn only_a_browser_on_this_machine_is_answered() {
     let app = spawn_app_with(console_playground).await;
-    let get = |path: &str, header: (&str, &str)| {
-        app.http.get(format!("{}{path}", app.url)).header(header.0, header.1).send()
-    };
+    let get =
+        |path: &str, header: (&str, &str)| app.http.get(format!("{}{path}", app.url)).header(header.0, header.1).send();
     for (header, value) in [
         ("host", "playground.evil.example"),
         ("x-forwarded-for", "203.0.113.7"),
@@ -250,9 +253,8 @@ async fn doorman_demo_serves_the_playground_and_its_payroll_api() {
     let done: Value = talk(code).await.unwrap().json().await.unwrap();
     let token = done["access_token"].as_str().unwrap();
 
-    let payslip = |number: &str| {
-        http.get(format!("{url}/v1/proxy/payroll/employees/{number}/payslip")).bearer_auth(token).send()
-    };
+    let payslip =
+        |number: &str| http.get(format!("{url}/v1/proxy/payroll/employees/{number}/payslip")).bearer_auth(token).send();
     let own = payslip("4721").await.unwrap();
     assert_eq!(own.status(), 200);
     let own: Value = own.json().await.unwrap();
