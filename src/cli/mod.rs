@@ -1,5 +1,6 @@
 //! Command-line interface (DESIGN.md §3). Exit codes: 0 ok, 1 runtime failure,
 //! 2 bad usage or configuration, with a one-line reason.
+mod demo;
 mod import;
 mod operate;
 
@@ -55,6 +56,8 @@ enum Command {
         #[command(subcommand)]
         command: operate::AuditCommand,
     },
+    /// Try doorman: a throwaway server with demo employees, a demo bot and the playground.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(clap::Args)]
@@ -86,6 +89,7 @@ enum KeyAlg {
 }
 
 /// A failure with the exit code it maps to.
+#[derive(Debug)]
 pub(crate) enum Failure {
     Usage(String),
     Runtime(String),
@@ -150,6 +154,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Clients { command } => operate::clients(command).await,
         Command::Sessions { command } => operate::sessions(command).await,
         Command::Audit { command } => operate::audit(command).await,
+        Command::Demo(args) => demo::run(args).await,
     }
 }
 
@@ -169,6 +174,13 @@ async fn serve(config: &ValidConfig) -> Result<(), Failure> {
         .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.server.listen)))?;
     let state: Arc<AppState> =
         AppState::build(config.clone(), Edges::default()).await.map_err(|e| Failure::Runtime(e.to_string()))?;
+    if config.playground.enabled {
+        tracing::warn!(
+            "[playground] enabled: GET /playground talks to the dialog as client `{}` without its secret and shows \
+             console-delivered codes. It answers only browsers on this machine; never enable it in production.",
+            config.playground.client.as_deref().or(config.clients.first().map(|c| c.id.as_str())).unwrap_or("?")
+        );
+    }
     tracing::info!(listen = %config.server.listen, "doorman is serving");
     crate::app::serve(listener, state, shutdown_signal()).await.map_err(|e| Failure::Runtime(e.to_string()))
 }

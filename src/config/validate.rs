@@ -225,6 +225,9 @@ impl Config {
         {
             return Err(err("playground.client", format!("no client `{client}` is configured in [[clients]]")));
         }
+        if self.playground.enabled && self.clients.is_empty() {
+            return Err(err("playground.client", "the playground talks as a client: configure one in [[clients]]"));
+        }
         let Some(voice) = &self.voice else {
             return Ok(());
         };

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::clock::Millis;
 use crate::config::{Config, Provider};
 pub use address::{country_code, normalize as normalize_address};
-pub use console::ConsoleSender;
+pub use console::{ConsoleSender, Delivered, Outbox};
 pub use masking::mask;
 pub use smtp::SmtpSender;
 pub use twilio::TwilioSender;
@@ -140,12 +140,18 @@ pub struct Deliveries {
     verify: Option<Arc<TwilioVerify>>,
     /// Canonical destination → fixed code.
     test_codes: Arc<HashMap<String, String>>,
+    /// What console delivery sent lately, kept for the playground when it is on.
+    outbox: Option<Arc<Outbox>>,
 }
+
+/// How many console deliveries the playground can show, all conversations together.
+const OUTBOX_CAPACITY: usize = 200;
 
 impl Deliveries {
     pub fn from_config(config: &Config) -> Result<Self, String> {
         let delivery = &config.delivery;
-        let console: Arc<dyn Sender> = Arc::new(ConsoleSender);
+        let outbox = config.playground.enabled.then(|| Arc::new(Outbox::new(OUTBOX_CAPACITY)));
+        let console: Arc<dyn Sender> = Arc::new(ConsoleSender::new(outbox.clone()));
         let webhook: Option<Arc<dyn Sender>> = match &delivery.webhook {
             Some(w) => Some(Arc::new(WebhookSender::new(w)?)),
             None => None,
@@ -177,7 +183,7 @@ impl Deliveries {
             .iter()
             .filter_map(|(to, code)| address::normalize_any(to).map(|to| (to, code.clone())))
             .collect();
-        Ok(Self { senders, verify, test_codes: Arc::new(test_codes) })
+        Ok(Self { senders, verify, test_codes: Arc::new(test_codes), outbox })
     }
 
     /// Replaces the sender of one method (tests, embedding applications).
@@ -195,6 +201,12 @@ impl Deliveries {
             Some(sender) => sender.send(message).await,
             None => Err(DeliveryError::Unreachable("no sender".into())),
         }
+    }
+
+    /// The console deliveries kept for the playground (only when it is enabled). Only
+    /// the methods whose provider is console reach it: no other provider's code is shown.
+    pub fn outbox(&self) -> Option<&Outbox> {
+        self.outbox.as_deref()
     }
 
     /// Twilio Verify, when configured.

@@ -129,7 +129,8 @@ impl Auth {
         let challenge =
             self.new_challenge(login, Some(record.id), (first.method, first.masked()), self.hash_of(&source).await?);
         let challenge = self.send_with_fallback(flow, challenge, record, &candidates, &code, address).await?;
-        Ok(self.pending_view(&challenge, now))
+        // Seen from the moment it was sent: a 5-minute code says 300 seconds, not 301.
+        Ok(self.pending_view(&challenge, challenge.last_sent_at))
     }
 
     /// Without `conceal_unknown` the bot learns the identifier is unknown. With it, the
@@ -152,7 +153,7 @@ impl Auth {
         let hash = self.codes.hash(random_token(32)).await?;
         let decoy = self.new_challenge(login, None, (method, decoy_mask(method)), hash);
         self.store.start_challenge(&decoy).await?;
-        Ok(self.pending_view(&decoy, self.now()))
+        Ok(self.pending_view(&decoy, decoy.last_sent_at))
     }
 
     /// A live challenge with one send, sent `to` (method, masked destination) now.

@@ -19,6 +19,9 @@ pub enum ApiError {
     /// 401 with `WWW-Authenticate: Basic`: missing or wrong client credentials.
     #[error("client authentication failed")]
     InvalidClient,
+    /// 403 `access_denied`: not from where this endpoint answers (the playground off loopback).
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// 404: no such endpoint.
     #[error("no such endpoint")]
     NotFound,
@@ -78,6 +81,7 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request", none),
             ApiError::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client", none),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "access_denied", none),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", none),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", none),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", none),

@@ -7,6 +7,7 @@ pub mod faults;
 pub mod messages;
 pub mod oauth;
 pub mod openapi;
+pub mod playground;
 pub mod proxy;
 pub mod voice;
 pub mod well_known;
@@ -23,6 +24,11 @@ use error::ApiError;
 
 pub fn router(state: Arc<AppState>) -> Router {
     let max_body = state.auth.config.server.max_body_bytes;
+    // Off by default, and then not routed at all: /playground is a plain 404.
+    let playground = match state.auth.config.playground.enabled {
+        true => playground::router(),
+        false => Router::new(),
+    };
     Router::new()
         .merge(well_known::router())
         .merge(conversations::router())
@@ -32,6 +38,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(openapi::router())
         .merge(proxy::router())
         .merge(voice::router())
+        .merge(playground)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))

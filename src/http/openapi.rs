@@ -6,7 +6,7 @@ use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, conversations, messages, oauth, proxy, voice, well_known};
+use super::{admin, conversations, messages, oauth, playground, proxy, voice, well_known};
 use crate::app::AppState;
 
 #[derive(OpenApi)]
@@ -24,6 +24,7 @@ use crate::app::AppState;
         admin::create_client, admin::list_clients, admin::disable_client, admin::rotate_client,
         admin::list_sessions, admin::revoke_sessions, admin::revoke_session, admin::audit,
         proxy::proxy,
+        playground::page, playground::info, playground::message, playground::deliveries,
     ),
     components(schemas(
         messages::MessageBody, crate::dialog::Answer, crate::dialog::Reply, crate::dialog::Expect,

@@ -15,6 +15,7 @@ mod lockouts;
 mod oauth;
 mod openapi;
 mod operator_cli;
+mod playground;
 mod providers;
 mod proxy;
 mod resend;
