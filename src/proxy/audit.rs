@@ -1,6 +1,7 @@
 //! `proxy.allowed` and `proxy.denied` events, off the hot path: requests only bump a
 //! counter; once a second each (session, service, route or reason) seen becomes one
-//! event with its count, written through the batched audit log.
+//! event with its count, written through the audit log in one batch. A crash loses
+//! at most the decisions of the last interval.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,23 +73,25 @@ impl ProxyAudit {
             .count += 1;
     }
 
-    /// Hands every counted event to the audit log.
+    /// Hands every counted event to the audit log and returns once they are committed,
+    /// all in one batch.
     pub async fn flush(&self) {
         let tallies = std::mem::take(&mut *self.tallies.lock().expect("lock"));
-        let now = self.clock.now();
-        for (key, tally) in tallies {
-            let label = if key.kind == "proxy.allowed" { "route" } else { "reason" };
-            let event = AuditEvent {
-                kind: key.kind,
-                client_id: tally.client_id,
-                subject: tally.subject,
-                conversation: None,
-                detail: json!({"service": &*key.service, label: &*key.what, "sid": key.sid, "count": tally.count}),
-            };
-            if self.log.record(event, now).await.is_err() {
-                tracing::warn!("the audit writer has stopped; proxy events are lost");
-                return;
-            }
+        let events = tallies
+            .into_iter()
+            .map(|(key, tally)| {
+                let label = if key.kind == "proxy.allowed" { "route" } else { "reason" };
+                AuditEvent {
+                    kind: key.kind,
+                    client_id: tally.client_id,
+                    subject: tally.subject,
+                    conversation: None,
+                    detail: json!({"service": &*key.service, label: &*key.what, "sid": key.sid, "count": tally.count}),
+                }
+            })
+            .collect();
+        if let Err(e) = self.log.record_all(events, self.clock.now()).await {
+            tracing::warn!(error = %e, "proxy audit events are lost");
         }
     }
 }
