@@ -55,7 +55,9 @@ fn pin(jwk: &Jwk) -> Result<(String, PinnedKey), String> {
             (EllipticCurve::P384, None | Some(Algorithm::ES384)) => Algorithm::ES384,
             _ => return Err(format!("{kid}: EC curve and alg do not agree")),
         },
-        (AlgorithmParameters::OctetKeyPair(okp), None | Some(Algorithm::EdDSA)) if okp.curve == EllipticCurve::Ed25519 => {
+        (AlgorithmParameters::OctetKeyPair(okp), None | Some(Algorithm::EdDSA))
+            if okp.curve == EllipticCurve::Ed25519 =>
+        {
             Algorithm::EdDSA
         }
         (AlgorithmParameters::RSA(_), Some(alg)) if is_rsa(alg) => alg,

@@ -285,7 +285,10 @@ mod tests {
         let url = |i: &str| metadata_url(i).unwrap();
         assert_eq!(url("https://doorman.example"), "https://doorman.example/.well-known/oauth-authorization-server");
         assert_eq!(url("http://127.0.0.1:8080"), "http://127.0.0.1:8080/.well-known/oauth-authorization-server");
-        assert_eq!(url("https://corp.example/auth"), "https://corp.example/.well-known/oauth-authorization-server/auth");
+        assert_eq!(
+            url("https://corp.example/auth"),
+            "https://corp.example/.well-known/oauth-authorization-server/auth"
+        );
         for bad in ["doorman", "ftp://x", "", "https://"] {
             assert!(metadata_url(bad).is_err(), "{bad}");
         }

@@ -183,7 +183,8 @@ async fn wrong_claims_types_and_algorithms_are_refused() {
     let mut swapped = Key::eddsa("k1");
     swapped.kid = "k1".into();
     refused(issuer.token(&swapped, json!({})), VerifyError::AlgorithmMismatch).await;
-    let hmac = Key { kid: "k1".into(), algorithm: Algorithm::HS256, encoding: EncodingKey::from_secret(b"x"), jwk: json!({}) };
+    let hmac =
+        Key { kid: "k1".into(), algorithm: Algorithm::HS256, encoding: EncodingKey::from_secret(b"x"), jwk: json!({}) };
     refused(issuer.token(&hmac, json!({})), VerifyError::AlgorithmMismatch).await;
     for garbage in ["", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", &"x".repeat(20_000)] {
         refused(garbage.to_string(), VerifyError::Malformed).await;

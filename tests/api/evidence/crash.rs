@@ -70,7 +70,8 @@ impl Served {
         let identify = json!({"flow": "payroll", "identifier": "4721"});
         let r = http.post(url("identify")).basic_auth(BOT.0, Some(BOT.1)).json(&identify).send().await.unwrap();
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-        let r = http.post(url("verify")).basic_auth(BOT.0, Some(BOT.1)).json(&json!({"code": CODE})).send().await.unwrap();
+        let r =
+            http.post(url("verify")).basic_auth(BOT.0, Some(BOT.1)).json(&json!({"code": CODE})).send().await.unwrap();
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
         let body: Value = r.json().await.unwrap();
         jti(body["access_token"].as_str().unwrap())

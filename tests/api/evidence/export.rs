@@ -34,7 +34,8 @@ async fn export_writes_the_range_as_json_lines_across_pages() {
     let until = rfc3339(app.clock.now());
     record(&app, "late", 2).await;
 
-    let exported = lines(&audit(dir.path(), &config, &["export", "--since", &since, "--until", &until, "--format", "jsonl"]));
+    let exported =
+        lines(&audit(dir.path(), &config, &["export", "--since", &since, "--until", &until, "--format", "jsonl"]));
     assert_eq!(exported.len(), 1500);
     assert!(exported.iter().all(|e| e["kind"] == "inside"));
     let ids: Vec<i64> = exported.iter().map(|e| e["id"].as_i64().unwrap()).collect();

@@ -1,6 +1,7 @@
 //! DESIGN.md §12 and §13: an audit trail that survives `kill -9` and shows tampering,
 //! and downstream APIs validating doorman's tokens with `doorman-verify`.
 mod crash;
+mod downstream;
 mod export;
 mod tamper;
 
@@ -14,10 +15,8 @@ use crate::helpers::TestApp;
 
 /// A configuration file for the CLI on `app`'s database and keys.
 pub fn cli_config(app: &TestApp, dir: &Path) -> String {
-    let config = format!(
-        "[database]\nurl = \"{}\"\n[keys]\ndir = \"{}\"\n",
-        app.config.database.url, app.config.keys.dir
-    );
+    let config =
+        format!("[database]\nurl = \"{}\"\n[keys]\ndir = \"{}\"\n", app.config.database.url, app.config.keys.dir);
     let path = dir.join("doorman.toml");
     std::fs::write(&path, config).unwrap();
     path.display().to_string()
