@@ -99,8 +99,20 @@ async fn prune_keeps_the_rest_verifiable_and_refuses_a_broken_chain() {
 
     // Deleting the checkpoint makes the pruned events count as deleted.
     tamper(&app, &format!("UPDATE audit_events SET kind = 'recent' WHERE id = {}", kept[0].id)).await;
+    let checkpoint_hash = kept[0].hash.clone().unwrap();
     tamper(&app, "DELETE FROM audit_checkpoints").await;
     assert_broken(&audit(dir.path(), &config, &["verify"]), "5 event(s) before it were deleted");
+
+    // Nor can one be made up without the server's key.
+    tamper(
+        &app,
+        &format!(
+            "INSERT INTO audit_checkpoints (kind, seq, hash, pruned, at, signature) \
+             VALUES ('prune', 6, '{checkpoint_hash}', 6, 0, 'e30.e30.')"
+        ),
+    )
+    .await;
+    assert_broken(&audit(dir.path(), &config, &["verify"]), "its signature is not a JWS");
 }
 
 #[tokio::test]
