@@ -94,15 +94,20 @@ fn model(event: &AuditEvent, at: Millis) -> entity::audit_event::Model {
     }
 }
 
+/// Rows per INSERT: 9 columns each stays far below SQLite's and PostgreSQL's limits on
+/// bound parameters, however many events the proxy hands over at once.
+const ROWS_PER_INSERT: usize = 1000;
+
 /// Appends `events` to the chain inside the caller's transaction: they become durable,
-/// and visible, with its commit; the chain stays locked until then.
+/// and visible, with its commit; the chain stays locked until then. Call it last in the
+/// transaction, so that nothing waits for another lock while holding the chain's.
 pub async fn append_in(db: &DatabaseTransaction, events: &[(AuditEvent, Millis)]) -> StoreResult<()> {
     if events.is_empty() {
         return Ok(());
     }
     let head = lock_head(db, events.len() as i64).await?;
     let mut previous = head.hash;
-    let models: Vec<_> = events
+    let mut models: Vec<_> = events
         .iter()
         .zip(head.seq + 1..)
         .map(|((event, at), seq)| {
@@ -115,7 +120,12 @@ pub async fn append_in(db: &DatabaseTransaction, events: &[(AuditEvent, Millis)]
             active
         })
         .collect();
-    entity::audit_event::Entity::insert_many(models).exec_without_returning(db).await?;
+    while !models.is_empty() {
+        let rest = models.split_off(models.len().min(ROWS_PER_INSERT));
+        entity::audit_event::Entity::insert_many(std::mem::replace(&mut models, rest))
+            .exec_without_returning(db)
+            .await?;
+    }
     let stmt = statement(db, "UPDATE audit_chain SET hash = $1 WHERE id = 1", vec![hex::encode(previous).into()]);
     db.execute_raw(stmt).await?;
     Ok(())
