@@ -7,9 +7,10 @@ use axum::response::IntoResponse;
 use tokio::net::TcpListener;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, ValidConfig};
 use crate::crypto::{Hasher, HasherParams};
-use crate::delivery::{Deliveries, Messages};
+use crate::delivery::Deliveries;
+use crate::dialog::Dialogs;
 use crate::domain::{Auth, ClientAuth};
 use crate::keys::{KeyRing, generate_key_file, load_key_files};
 use crate::proxy::Proxy;
@@ -18,6 +19,7 @@ use crate::store::audit::AuditLog;
 
 pub struct AppState {
     pub auth: Auth,
+    pub dialogs: Dialogs,
     pub clients: ClientAuth,
     pub proxy: Proxy,
 }
@@ -47,7 +49,7 @@ impl Default for Edges {
 impl AppState {
     /// Connects, migrates, loads keys (generating one if there is none) and syncs the
     /// configured clients.
-    pub async fn build(config: Config, edges: Edges) -> Result<Arc<Self>, StartError> {
+    pub async fn build(config: ValidConfig, edges: Edges) -> Result<Arc<Self>, StartError> {
         let store = Store::connect(&config.database.url).await?;
         store.migrate().await?;
         let keys = load_or_create_keys(&config)?;
@@ -68,12 +70,12 @@ impl AppState {
         }
         let clients = ClientAuth::new(store.clone()).await.map_err(|e| StartError::Setup(e.to_string()))?;
         clients.sync_config_clients(&config, edges.clock.now()).await.map_err(|e| StartError::Setup(e.to_string()))?;
-        let messages = Messages::new(&config.otp.default_locale);
         let audit_log = AuditLog::start(store.clone());
         let proxy = Proxy::new(&config, audit_log.clone(), edges.clock.clone()).map_err(StartError::Setup)?;
         // A token of a session ended up to `access_ttl` ago may still be unexpired.
         store.poll_ended_sessions(edges.clock.now(), config.tokens.access_ttl).await?;
         store.follow_ended_sessions(edges.clock.clone(), config.tokens.access_ttl);
+        let dialogs = Dialogs::new(&config).map_err(StartError::Setup)?;
         let auth = Auth {
             config: Arc::new(config),
             store,
@@ -81,10 +83,9 @@ impl AppState {
             codes,
             keys: Arc::new(keys),
             deliveries,
-            messages,
             audit_log,
         };
-        Ok(Arc::new(Self { auth, clients, proxy }))
+        Ok(Arc::new(Self { auth, dialogs, clients, proxy }))
     }
 
     /// Writes out every audit event recorded so far, the proxy's counted ones included.

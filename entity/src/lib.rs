@@ -5,6 +5,7 @@ pub mod audit_event;
 pub mod challenge;
 pub mod client;
 pub mod conversation;
+pub mod dialog;
 pub mod guard;
 pub mod record;
 pub mod record_identifier;

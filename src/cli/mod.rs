@@ -12,7 +12,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app::{AppState, Edges};
-use crate::config::{self, Algorithm, Config};
+use crate::config::{self, Algorithm, Config, ValidConfig};
 use crate::store::Store;
 
 #[derive(Parser)]
@@ -130,7 +130,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::Serve(arg) => serve(&load_config(&arg)?).await,
         Command::Migrate(arg) => {
-            let store = connect(&load_config(&arg)?).await?;
+            let store = connect(&*load_config(&arg)?).await?;
             println!("migrations applied");
             drop(store);
             Ok(())
@@ -155,7 +155,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
     }
 }
 
-fn load_config(arg: &ConfigArg) -> Result<Config, Failure> {
+fn load_config(arg: &ConfigArg) -> Result<ValidConfig, Failure> {
     config::load(arg.config.as_deref().map(Path::new)).map_err(|e| Failure::Usage(e.to_string()))
 }
 
@@ -165,8 +165,8 @@ async fn connect(config: &Config) -> Result<Store, Failure> {
     Ok(store)
 }
 
-async fn serve(config: &Config) -> Result<(), Failure> {
-    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+async fn serve(config: &ValidConfig) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.server.listen)))?;
     let state: Arc<AppState> =

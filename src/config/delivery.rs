@@ -146,11 +146,11 @@ allowed_country_codes = ["34", "1"]
     #[test]
     fn the_design_example_is_accepted_and_typed() {
         let config = from_str(DESIGN).unwrap();
-        let twilio = config.delivery.twilio.unwrap();
+        let twilio = config.delivery.twilio.clone().unwrap();
         assert_eq!(twilio.timeout.as_secs(), 10);
         assert!(twilio.verify.is_none());
         assert_eq!(config.delivery.limits.allowed_country_codes, ["34", "1"]);
-        assert_eq!(config.delivery.smtp.unwrap().from, "Doorman <no-reply@example.com>");
+        assert_eq!(config.delivery.smtp.clone().unwrap().from, "Doorman <no-reply@example.com>");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use super::Config;
+use super::{Config, ValidConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -23,7 +23,7 @@ const ENV_PREFIX: &str = "DOORMAN_";
 /// Loads the configuration: the embedded defaults, then `file` if given, then every
 /// `DOORMAN_SECTION__KEY=value` variable. Variables without `__` (such as
 /// `DOORMAN_ADMIN_TOKEN`, read through `env:`) are not configuration keys.
-pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+pub fn load(file: Option<&Path>) -> Result<ValidConfig, ConfigError> {
     let (mut table, origin) = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -42,8 +42,7 @@ pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         let message = e.into_inner().to_string().trim().replace('\n', " ");
         if key == "." { ConfigError::Parse { path: origin, message } } else { ConfigError::invalid(key, message) }
     })?;
-    config.validate()?;
-    Ok(config)
+    config.validated()
 }
 
 fn overlay_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) -> Result<(), ConfigError> {
@@ -76,7 +75,7 @@ fn parse_env_value(raw: &str) -> toml::Value {
 
 /// Loads `text` as if it were the configuration file (unit tests).
 #[cfg(test)]
-pub(super) fn from_str(text: &str) -> Result<Config, ConfigError> {
+pub(super) fn from_str(text: &str) -> Result<ValidConfig, ConfigError> {
     let dir = tempfile::tempdir().map_err(|source| ConfigError::Read { path: "temp dir".into(), source })?;
     let path = dir.path().join("doorman.toml");
     std::fs::write(&path, text).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
@@ -119,6 +118,27 @@ mod tests {
         assert_eq!(table["otp"]["length"].as_integer(), Some(8));
         assert_eq!(table["server"]["listen"].as_str(), Some("0.0.0.0:9000"));
         assert!(!table.contains_key("admin_token") && !table.contains_key("admin"));
+    }
+
+    #[test]
+    fn dialog_flow_keys_are_parsed_once_and_named_when_wrong() {
+        let flow = |extra: &str| {
+            format!(
+                "[[directories]]\nname = \"e\"\nidentifiers = [\"n\"]\n[[flows]]\nname = \"f\"\ndirectory = \"e\"\n\
+                 identify_by = \"n\"\n{extra}\n"
+            )
+        };
+        let config = from_str(&flow("delivery = [\"sms:phone\"]\nidentifier_format = \"regex:[0-9]{8}[A-Z]\"\nterms_url = \"https://t.example/ok\"")).unwrap();
+        assert!(config.flows[0].identifier_format.matches("12345678Z"));
+        assert_eq!(config.flows[0].terms_url.as_ref().map(|u| u.url().as_str()), Some("https://t.example/ok"));
+        let err = from_str(&flow("identifier_format = \"regex:[0-9\"")).unwrap_err().to_string();
+        assert!(err.starts_with("flows[0].identifier_format"), "{err}");
+        let err = from_str(&flow("terms_url = \"ftp://t.example\"")).unwrap_err().to_string();
+        assert!(err.starts_with("flows[0].terms_url"), "{err}");
+        let err = from_str(&flow("delivery = [\"fax:phone\"]")).unwrap_err().to_string();
+        assert!(err.contains("flows[0]") && err.contains("fax"), "{err}");
+        let err = from_str("[server]\nlisten = \"localhost\"\n").unwrap_err().to_string();
+        assert!(err.starts_with("server.listen"), "{err}");
     }
 
     #[test]

@@ -5,15 +5,20 @@ mod load;
 mod secret;
 mod services;
 mod validate;
+mod voice;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::texts::Texts;
 
 pub use delivery::{Delivery, Limits, Provider, SmtpConfig, TwilioConfig, TwilioVerifyConfig, WebhookConfig};
 pub use load::{ConfigError, load};
 pub use secret::Secret;
 pub use services::{Inject, RouteConfig, ServiceConfig, TokenMode};
+pub use voice::{VoiceConfig, VoiceOf};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -30,12 +35,42 @@ pub struct Config {
     pub flows: Vec<FlowConfig>,
     pub delivery: Delivery,
     pub services: Vec<ServiceConfig>,
+    pub dialog: DialogConfig,
+    pub playground: Playground,
+    /// The phonebot keypad over Twilio Voice; off without this section.
+    pub voice: Option<VoiceConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialogConfig {
+    /// A folder of `<locale>.toml` files overriding the built-in texts, key by key.
+    pub texts_dir: Option<std::path::PathBuf>,
+    /// How long the `terms_url` check may take before the login goes to `terms_intent`.
+    #[serde(with = "humantime_serde")]
+    pub terms_timeout: Duration,
+}
+
+impl Default for DialogConfig {
+    fn default() -> Self {
+        Self { texts_dir: None, terms_timeout: Duration::from_secs(3) }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Playground {
+    /// Serves `GET /playground`, a chat page that logs in as `client`. For development:
+    /// it answers only to loopback peers, and shows codes only with console delivery.
+    pub enabled: bool,
+    /// The bot client the page talks as; defaults to the first configured client.
+    pub client: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
-    pub listen: String,
+    pub listen: std::net::SocketAddr,
     /// The JWT issuer (`iss`) and the base of the metadata documents.
     pub public_url: String,
     /// Largest request body accepted, in bytes (the proxy has its own, per service).
@@ -49,7 +84,7 @@ pub struct Server {
 impl Default for Server {
     fn default() -> Self {
         Self {
-            listen: "127.0.0.1:8080".into(),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".into(),
             max_body_bytes: 16 * 1024,
             trusted_proxies: Vec::new(),
@@ -187,7 +222,7 @@ pub struct FlowConfig {
     pub require_otp: bool,
     /// `method:record_field`, in order of preference.
     #[serde(default)]
-    pub delivery: Vec<String>,
+    pub delivery: Vec<crate::delivery::DeliveryTarget>,
     #[serde(default)]
     pub claims: Vec<String>,
     #[serde(default = "three")]
@@ -202,6 +237,64 @@ pub struct FlowConfig {
     /// Twilio Verify v2 owns the code for this flow's sms and whatsapp methods.
     #[serde(default)]
     pub twilio_verify: bool,
+    /// The dialog (DESIGN.md §9): what an identifier looks like inside a message.
+    #[serde(default)]
+    pub identifier_format: crate::dialog::format::IdentifierFormat,
+    /// What the dialog calls the identifier, per language: `{ en = "employee number" }`.
+    #[serde(default)]
+    pub identifier_label: BTreeMap<String, String>,
+    /// Answers that hold no identifier before the dialog gives up.
+    #[serde(default = "three")]
+    pub max_identifier_prompts: u32,
+    /// Offer the conversation's own number when it is the phone of exactly one record.
+    #[serde(default)]
+    pub offer_channel_number: bool,
+    /// `GET {terms_url}?subject=...` after a login: 200 means the terms are accepted.
+    #[serde(default)]
+    pub terms_url: Option<WebUrl>,
+    /// Where a login goes when the terms are not accepted (404, an error, a timeout).
+    #[serde(default)]
+    pub terms_intent: Option<String>,
+    /// Where a login goes when the person asked for nothing before it.
+    #[serde(default)]
+    pub after_login_intent: Option<String>,
+}
+
+impl FlowConfig {
+    /// A flow with every optional key at its default (embedding code and tests).
+    pub fn new(name: &str, directory: &str, identify_by: &str) -> Self {
+        Self {
+            name: name.into(),
+            directory: directory.into(),
+            identify_by: identify_by.into(),
+            require_otp: true,
+            delivery: Vec::new(),
+            claims: Vec::new(),
+            max_identify_attempts: 3,
+            lockout: fifteen_minutes(),
+            conceal_unknown: false,
+            fallback: false,
+            twilio_verify: false,
+            identifier_format: Default::default(),
+            identifier_label: BTreeMap::new(),
+            max_identifier_prompts: 3,
+            offer_channel_number: false,
+            terms_url: None,
+            terms_intent: None,
+            after_login_intent: None,
+        }
+    }
+
+    /// The identifier's name in `language` (its base language, then English), else the
+    /// field's name with spaces: `employee_number` is "employee number".
+    pub fn identifier_label(&self, language: &str) -> String {
+        let base = language.split(['-', '_']).next().unwrap_or(language);
+        [language, base, "en"]
+            .iter()
+            .find_map(|l| self.identifier_label.get(*l))
+            .cloned()
+            .unwrap_or_else(|| self.identify_by.replace('_', " "))
+    }
 }
 
 fn yes() -> bool {
@@ -214,7 +307,62 @@ fn fifteen_minutes() -> Duration {
     Duration::from_secs(15 * 60)
 }
 
+/// An absolute http(s) URL, parsed when the configuration loads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct WebUrl(reqwest::Url);
+
+impl WebUrl {
+    pub fn url(&self) -> &reqwest::Url {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for WebUrl {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        match reqwest::Url::parse(&s) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(Self(url)),
+            _ => Err(format!("`{s}` is not an absolute http(s) URL")),
+        }
+    }
+}
+
+impl std::str::FromStr for WebUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::try_from(s.to_string())
+    }
+}
+
+/// A configuration that passed every check of [`Config::validated`]. Only the loader
+/// and that method make one, so what is built from it (the application state) trusts it.
+#[derive(Debug, Clone)]
+pub struct ValidConfig {
+    config: Config,
+    /// The built-in texts with `[dialog] texts_dir`'s overrides, checked.
+    pub texts: Texts,
+}
+
+impl std::ops::Deref for ValidConfig {
+    type Target = Config;
+
+    fn deref(&self) -> &Config {
+        &self.config
+    }
+}
+
 impl Config {
+    /// Runs the cross-checks that serde cannot express and loads the text overrides.
+    pub fn validated(self) -> Result<ValidConfig, ConfigError> {
+        self.validate()?;
+        let texts = Texts::load(self.dialog.texts_dir.as_deref())
+            .map_err(|e| ConfigError::invalid("dialog.texts_dir", e.to_string()))?;
+        Ok(ValidConfig { config: self, texts })
+    }
+
     /// The issuer, spelled one way everywhere (`iss` in tokens, `issuer` in metadata):
     /// `public_url` without a trailing slash.
     pub fn issuer(&self) -> &str {

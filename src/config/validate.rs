@@ -2,7 +2,7 @@
 use std::collections::HashSet;
 
 use super::{Config, ConfigError, Provider, TwilioConfig};
-use crate::delivery::{DeliveryTarget, SmtpSender, address};
+use crate::delivery::{SmtpSender, address};
 
 /// Claims every token carries; a flow may not copy a record field over them.
 pub const RESERVED_CLAIMS: &[&str] = &[
@@ -26,8 +26,9 @@ pub const RESERVED_CLAIMS: &[&str] = &[
 
 impl Config {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(err("server.listen", "expected an address like 127.0.0.1:8080"));
+        let public_url = self.server.public_url.parse::<axum::http::Uri>().ok();
+        if !public_url.is_some_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some()) {
+            return Err(err("server.public_url", "expected an http(s) URL like https://auth.example.com"));
         }
         if !(4..=10).contains(&self.otp.length) {
             return Err(err("otp.length", "must be between 4 and 10 digits"));
@@ -71,8 +72,7 @@ impl Config {
                 ));
             }
             for target in &flow.delivery {
-                let parsed: DeliveryTarget = target.parse().map_err(|e: String| err(key("delivery"), e))?;
-                if parsed.method.provider(&self.delivery) == Provider::Webhook && self.delivery.webhook.is_none() {
+                if target.method.provider(&self.delivery) == Provider::Webhook && self.delivery.webhook.is_none() {
                     return Err(err(
                         "delivery.webhook",
                         "webhook delivery is selected but [delivery.webhook] is missing",
@@ -98,6 +98,7 @@ impl Config {
             }
         }
         self.validate_delivery()?;
+        self.validate_dialog()?;
         // Route templates, bindings, overlaps and audiences: the proxy compiles the same table.
         crate::proxy::routes::Services::compile(&self.services, &self.tokens.audience)
             .map_err(|(key, message)| err(key, message))?;
@@ -204,6 +205,41 @@ impl Config {
             && !sid_ok(&verify.service_sid, "VA")
         {
             return Err(err("delivery.twilio.verify.service_sid", "expected VA followed by 32 characters"));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The dialog's flow keys, the playground and `[voice]`: names that must exist.
+    fn validate_dialog(&self) -> Result<(), ConfigError> {
+        for (i, flow) in self.flows.iter().enumerate() {
+            let key = |field: &str| format!("flows[{i}].{field}");
+            if flow.max_identifier_prompts == 0 {
+                return Err(err(key("max_identifier_prompts"), "must be at least 1"));
+            }
+        }
+        let client_flows = |id: &str| self.clients.iter().find(|c| c.id == id).map(|c| &c.flows);
+        if let Some(client) = &self.playground.client
+            && client_flows(client).is_none()
+        {
+            return Err(err("playground.client", format!("no client `{client}` is configured in [[clients]]")));
+        }
+        let Some(voice) = &self.voice else {
+            return Ok(());
+        };
+        voice.check().map_err(|(key, message)| err(key, message))?;
+        let flows = client_flows(&voice.client)
+            .ok_or_else(|| err("voice.client", format!("no client `{}` is configured in [[clients]]", voice.client)))?;
+        match &voice.flow {
+            Some(flow) if !flows.contains(flow) => {
+                return Err(err("voice.flow", format!("client `{}` may not use flow `{flow}`", voice.client)));
+            }
+            None if flows.is_empty() => return Err(err("voice.client", "the client has no flows")),
+            _ => {}
+        }
+        if voice.auth_token.is_none() && self.delivery.twilio.is_none() {
+            return Err(err("voice.auth_token", "set it, or [delivery.twilio] auth_token"));
         }
         Ok(())
     }

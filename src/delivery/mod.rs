@@ -3,7 +3,6 @@
 pub mod address;
 mod console;
 mod masking;
-mod messages;
 mod smtp;
 mod twilio;
 mod twilio_verify;
@@ -18,13 +17,12 @@ use crate::config::{Config, Provider};
 pub use address::{country_code, normalize as normalize_address};
 pub use console::ConsoleSender;
 pub use masking::mask;
-pub use messages::{Messages, language_of};
 pub use smtp::SmtpSender;
 pub use twilio::TwilioSender;
 pub use twilio_verify::TwilioVerify;
 pub use webhook::{WebhookSender, signature as webhook_signature};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     Sms,
@@ -63,8 +61,10 @@ impl FromStr for Method {
     }
 }
 
-/// `method:record_field` from a flow's `delivery` list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `method:record_field` from a flow's `delivery` list, parsed when the configuration
+/// loads.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct DeliveryTarget {
     pub method: Method,
     pub field: String,
@@ -79,6 +79,14 @@ impl FromStr for DeliveryTarget {
             return Err(format!("`{s}` names no record field"));
         }
         Ok(Self { method: method.parse()?, field: field.to_string() })
+    }
+}
+
+impl TryFrom<String> for DeliveryTarget {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
     }
 }
 

@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use crate::clock::Millis;
+use crate::domain::Address;
 use crate::store::audit::AuditEvent;
-use crate::store::conversations::Address;
 use crate::store::sessions::{Session, SessionsOf};
 use crate::store::{Store, StoreResult};
 

@@ -1,5 +1,6 @@
 use crate::crypto::HashError;
 use crate::store::StoreError;
+use crate::store::audit::AuditStopped;
 
 /// Everything a conversation step can refuse. The HTTP layer maps each variant to its
 /// status and `error` code in one place (`http::error`).
@@ -41,24 +42,15 @@ pub enum FlowError {
     SendBudgetExhausted { retry_after: u64 },
     #[error("the code could not be delivered")]
     DeliveryFailed,
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl From<StoreError> for FlowError {
-    fn from(e: StoreError) -> Self {
-        FlowError::Internal(e.to_string())
-    }
-}
-
-impl From<HashError> for FlowError {
-    fn from(e: HashError) -> Self {
-        FlowError::Internal(e.to_string())
-    }
-}
-
-impl From<jsonwebtoken::errors::Error> for FlowError {
-    fn from(e: jsonwebtoken::errors::Error) -> Self {
-        FlowError::Internal(format!("signing: {e}"))
-    }
+    /// 500s. Each keeps its cause, which the HTTP layer logs and never sends.
+    #[error("the database failed")]
+    Store(#[from] StoreError),
+    #[error("hashing a code failed")]
+    Hash(#[from] HashError),
+    #[error("signing a token failed")]
+    Signing(#[from] jsonwebtoken::errors::Error),
+    #[error("encoding claims failed")]
+    Encoding(#[from] serde_json::Error),
+    #[error("the audit log is not accepting events")]
+    Audit(#[from] AuditStopped),
 }

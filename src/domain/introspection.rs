@@ -13,7 +13,7 @@ impl Auth {
     pub async fn introspect(&self, client: &Client, token: &str) -> Result<Option<Value>, FlowError> {
         let mut claims = match self.verify_token(token) {
             Ok(Verified::User(claims)) => match self.check_session(&claims).await {
-                Ok(()) => serde_json::to_value(&claims).map_err(|e| FlowError::Internal(e.to_string()))?,
+                Ok(()) => serde_json::to_value(&claims)?,
                 Err(_) => return Ok(None),
             },
             Ok(Verified::Client(claims)) => {
@@ -21,7 +21,7 @@ impl Auth {
                 if !client_active || self.store.is_revoked(&claims.jti).await? {
                     return Ok(None);
                 }
-                serde_json::to_value(&claims).map_err(|e| FlowError::Internal(e.to_string()))?
+                serde_json::to_value(&claims)?
             }
             Err(_) => return self.introspect_refresh_token(client, token).await,
         };

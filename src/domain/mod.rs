@@ -1,50 +1,58 @@
 //! The conversation state machine, OTP challenges, sessions and tokens. Handlers call
 //! [`Auth`]; it talks to the store and the delivery edge and knows nothing of HTTP.
+mod address;
 pub mod admin;
+pub mod challenge;
 pub mod clients;
+pub mod decisions;
 pub mod ending;
 pub mod error;
 pub mod grants;
 pub mod identifier;
+pub mod input;
 mod introspection;
 mod login;
+pub mod memory;
 pub mod records;
+mod resending;
 mod sending;
 mod sessions;
 mod state;
 mod tokens;
 pub mod validate;
+mod verifying;
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use address::Address;
+pub use challenge::{Challenge, ChallengeStatus, OtpPolicy};
 pub use clients::{Client, ClientAuth};
 pub use error::FlowError;
+pub use input::{Code, FlowName, Identifier, Locale};
 pub use login::IdentifyRequest;
 pub use state::{ChallengeView, ConversationState, SessionView, SubjectView, TokenSet};
 pub use tokens::AccessClaims;
 
 use crate::clock::{Clock, Millis, millis};
-use crate::config::{Config, FlowConfig};
+use crate::config::{FlowConfig, ValidConfig};
 use crate::crypto::Hasher;
-use crate::delivery::{Deliveries, Messages};
+use crate::delivery::Deliveries;
 use crate::keys::KeyRing;
 use crate::store::Store;
 use crate::store::audit::{AuditEvent, AuditLog};
-use crate::store::conversations::Address;
 use crate::store::guards::Limit;
 
 pub type FlowResult<T> = Result<T, FlowError>;
 
 pub struct Auth {
-    pub config: Arc<Config>,
+    pub config: Arc<ValidConfig>,
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub codes: Hasher,
     pub keys: Arc<KeyRing>,
     pub deliveries: Deliveries,
-    pub messages: Messages,
     pub audit_log: AuditLog,
 }
 
@@ -66,6 +74,15 @@ impl Auth {
             return Err(FlowError::FlowNotAllowed);
         }
         Ok(flow)
+    }
+
+    /// Every text said to a person, the code message included.
+    pub fn texts(&self) -> &crate::texts::Texts {
+        &self.config.texts
+    }
+
+    fn policy(&self) -> OtpPolicy {
+        OtpPolicy::from(&self.config.otp)
     }
 
     fn record_limit(&self) -> Limit {
@@ -90,6 +107,6 @@ impl Auth {
             conversation: Some(address.label()),
             detail,
         };
-        self.audit_log.record(event, self.now()).await.map_err(|e| FlowError::Internal(e.to_string()))
+        Ok(self.audit_log.record(event, self.now()).await?)
     }
 }

@@ -3,7 +3,6 @@
 //! (one transaction per import; a record made inactive or deleted ends its sessions).
 use std::collections::{BTreeMap, HashMap};
 
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -158,24 +157,13 @@ pub enum ImportError {
 
 /// Writes `rows` in one transaction (all or nothing), then ends the sessions of every
 /// record the rows made inactive. `on_row` is called after each row (a progress bar).
-pub async fn import(store: &Store, rows: &Rows, now: Millis, mut on_row: impl FnMut()) -> Result<(), ImportError> {
-    let txn = store.db().begin().await.map_err(StoreError::from)?;
-    let mut inactive = Vec::new();
-    for (line, record) in rows {
-        match store.upsert_record(&txn, record, now).await {
-            Ok(id) if !record.active => inactive.push(id),
-            Ok(_) => {}
-            Err(UpsertError::IdentifierTaken { field, value }) => {
-                return Err(ImportError::Row(
-                    *line,
-                    format!("identifier {field} = {value} already belongs to another record"),
-                ));
-            }
-            Err(UpsertError::Store(e)) => return Err(ImportError::Store(e)),
+pub async fn import(store: &Store, rows: &Rows, now: Millis, on_row: impl FnMut()) -> Result<(), ImportError> {
+    let inactive = store.upsert_all(rows, now, on_row).await.map_err(|(line, e)| match e {
+        UpsertError::IdentifierTaken { field, value } => {
+            ImportError::Row(line, format!("identifier {field} = {value} already belongs to another record"))
         }
-        on_row();
-    }
-    txn.commit().await.map_err(StoreError::from)?;
+        UpsertError::Store(e) => ImportError::Store(e),
+    })?;
     for id in inactive {
         super::ending::end_sessions_of(store, &SessionsOf::Record(id), "record_inactive", now).await?;
     }

@@ -4,13 +4,13 @@
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::Address;
+use super::challenge::Challenge;
 use super::{Auth, FlowError, FlowResult};
 use crate::clock::seconds_until;
 use crate::config::FlowConfig;
 use crate::crypto::random_token;
-use crate::delivery::{DeliveryTarget, Method, OtpMessage, country_code, mask, normalize_address};
-use crate::store::challenges::Challenge;
-use crate::store::conversations::Address;
+use crate::delivery::{Method, OtpMessage, country_code, mask, normalize_address};
 use crate::store::records::Record;
 use crate::store::send_counters::SendBudget;
 
@@ -58,7 +58,6 @@ impl Auth {
         let found: Vec<Destination> = flow
             .delivery
             .iter()
-            .filter_map(|t| t.parse::<DeliveryTarget>().ok())
             .filter(|t| only.is_none_or(|m| m == t.method))
             .filter_map(|t| {
                 let address = normalize_address(t.method, record.field(&t.field)?)?;
@@ -129,7 +128,9 @@ impl Auth {
         source: &CodeSource,
         address: &Address,
     ) -> FlowResult<()> {
-        let language = self.messages.pick([challenge.locale.as_deref(), record.field("locale"), None]);
+        let language = self
+            .texts()
+            .language([challenge.locale.as_deref(), record.field("locale")], &self.config.otp.default_locale);
         let mut detail = json!({"challenge_id": challenge.id, "method": to.method, "destination": to.masked(), "send": challenge.sends});
         let result = match source {
             CodeSource::Test(_) => {
@@ -139,7 +140,7 @@ impl Auth {
             CodeSource::TwilioVerify => {
                 detail["provider"] = json!("twilio_verify");
                 match self.deliveries.verify() {
-                    Some(verify) => verify.start(to.method, &to.address, language).await,
+                    Some(verify) => verify.start(to.method, &to.address, &language).await,
                     None => Err(crate::delivery::DeliveryError::Unreachable("Twilio Verify is not configured".into())),
                 }
             }
@@ -149,10 +150,15 @@ impl Auth {
                     challenge_id: challenge.id.clone(),
                     method: to.method,
                     destination: to.address.clone(),
-                    message: self.messages.render(language, "otp.message", &[("code", code), ("minutes", &minutes)]),
-                    subject: self.messages.render(language, "otp.subject", &[]),
+                    message: self.texts().render(
+                        &language,
+                        "otp.message",
+                        None,
+                        &[("code", code), ("minutes", &minutes)],
+                    ),
+                    subject: self.texts().render(&language, "otp.subject", None, &[]),
                     code: code.clone(),
-                    locale: language.to_string(),
+                    locale: language.clone(),
                     expires_at: challenge.expires_at,
                     channel: address.channel.clone(),
                     conversation_id: address.external_id.clone(),
@@ -181,8 +187,7 @@ impl Auth {
         let verify_owned = match (challenge.record_id, self.config.flow(&challenge.flow)) {
             (Some(record_id), Some(flow)) if flow.twilio_verify => {
                 let record = self.store.find_record(record_id).await?.ok_or(FlowError::NoPendingChallenge)?;
-                let method: Method = challenge.method.parse().map_err(FlowError::Internal)?;
-                let to = self.destinations(flow, &record, Some(method))?.into_iter().next();
+                let to = self.destinations(flow, &record, Some(challenge.method))?.into_iter().next();
                 to.filter(|to| matches!(self.code_source(flow, to, ""), CodeSource::TwilioVerify))
             }
             _ => None,
@@ -214,7 +219,7 @@ impl Auth {
         for to in candidates {
             let source = self.code_source(flow, to, code);
             if started {
-                challenge.method = to.method.as_str().into();
+                challenge.method = to.method;
                 challenge.masked_destination = to.masked();
                 challenge.code_hash = self.hash_of(&source).await?;
             }
@@ -228,7 +233,7 @@ impl Auth {
             if started {
                 self.store.retarget_challenge(&challenge).await?;
             } else {
-                self.store.start_challenge(challenge.clone()).await?;
+                self.store.start_challenge(&challenge).await?;
                 started = true;
             }
             match self.deliver(&challenge, record, to, &source, address).await {

@@ -1,14 +1,12 @@
 //! Sessions: started by a login, kept alive by activity, ended by idleness, age,
 //! the bot (DELETE) or the record going inactive.
-use sea_orm::ConnectionTrait;
 use serde_json::json;
 
-use super::{Auth, ChallengeView, ConversationState, FlowError, FlowResult, SessionView, SubjectView};
-use crate::clock::{Millis, millis, rfc3339, seconds_until};
+use super::challenge::Challenge;
+use super::{Address, Auth, ConversationState, FlowError, FlowResult, SessionView, SubjectView};
+use crate::clock::{Millis, millis, rfc3339};
 use crate::config::FlowConfig;
 use crate::crypto::random_token;
-use crate::store::challenges::Challenge;
-use crate::store::conversations::Address;
 use crate::store::records::Record;
 use crate::store::sessions::{Lifetime, Session};
 
@@ -47,17 +45,17 @@ impl Auth {
         Ok(())
     }
 
-    pub(super) async fn start_session(
+    /// The session a login starts; stored by whoever completes the login.
+    pub(super) fn new_session(
         &self,
-        db: &impl ConnectionTrait,
         conversation: &str,
         address: &Address,
         record: &Record,
         flow: &FlowConfig,
         with_otp: bool,
-    ) -> FlowResult<Session> {
+    ) -> Session {
         let now = self.now();
-        let session = Session {
+        Session {
             id: random_token(16),
             conversation_id: conversation.to_string(),
             client_id: address.client_id.clone(),
@@ -72,9 +70,7 @@ impl Auth {
             expires_at: now + millis(self.config.sessions.max_lifetime),
             ended_at: None,
             end_reason: None,
-        };
-        self.store.insert_session(db, session.clone()).await?;
-        Ok(session)
+        }
     }
 
     /// A flow without OTP: the matched identifier is enough (acr loa1).
@@ -85,7 +81,8 @@ impl Auth {
         record: &Record,
         flow: &FlowConfig,
     ) -> FlowResult<ConversationState> {
-        let session = self.start_session(self.store.db(), conversation, address, record, flow, false).await?;
+        let session = self.new_session(conversation, address, record, flow, false);
+        self.store.start_session(&session).await?;
         self.finish_authentication(session, record, address).await
     }
 
@@ -111,7 +108,7 @@ impl Auth {
             return Ok(authenticated_view(&session, &record, None));
         }
         Ok(match self.store.live_challenge(&conversation).await? {
-            Some(challenge) if self.is_pending(&challenge, now) => self.pending_view(&challenge, now),
+            Some(challenge) if challenge.is_pending(&self.policy(), now) => self.pending_view(&challenge, now),
             _ => ConversationState::Unidentified,
         })
     }
@@ -163,24 +160,8 @@ impl Auth {
         Ok(())
     }
 
-    /// A live challenge is pending while its code works or a new one may still be sent.
-    pub(super) fn is_pending(&self, challenge: &Challenge, now: Millis) -> bool {
-        challenge.expires_at > now || (challenge.sends as u32) < self.config.otp.max_sends
-    }
-
     pub(super) fn pending_view(&self, challenge: &Challenge, now: Millis) -> ConversationState {
-        let otp = &self.config.otp;
-        ConversationState::Pending {
-            flow: challenge.flow.clone(),
-            challenge: ChallengeView {
-                id: challenge.id.clone(),
-                method: challenge.method.clone(),
-                destination: challenge.masked_destination.clone(),
-                expires_in: seconds_until(now, challenge.expires_at),
-                attempts_remaining: otp.max_attempts.saturating_sub(challenge.attempts as u32),
-                sends_remaining: otp.max_sends.saturating_sub(challenge.sends as u32),
-            },
-        }
+        ConversationState::Pending { flow: challenge.flow.clone(), challenge: challenge.view(&self.policy(), now) }
     }
 }
 

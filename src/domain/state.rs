@@ -21,7 +21,7 @@ pub enum ConversationState {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ChallengeView {
     pub id: String,
-    pub method: String,
+    pub method: crate::delivery::Method,
     pub destination: String,
     pub expires_in: u64,
     pub attempts_remaining: u32,

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{Auth, FlowResult, TokenSet};
 use crate::clock::{Millis, millis};
 use crate::crypto::{random_token, sha256_hex};
-use crate::store::conversations::Address;
+use crate::domain::Address;
 use crate::store::records::Record;
 use crate::store::sessions::Session;
 

@@ -2,21 +2,17 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::error::ApiError;
-use super::extract::{BotClient, Json};
+use super::extract::{Conversation, ConversationPath, Json};
 use crate::app::AppState;
 use crate::delivery::Method;
-use crate::domain::{ConversationState, IdentifyRequest};
-use crate::store::conversations::Address;
-
-const MAX_FLOW_CHARS: usize = 64;
-const MAX_LOCALE_CHARS: usize = 35;
+use crate::domain::{ConversationState, FlowError, FlowName, Identifier, IdentifyRequest, Locale};
 
 pub fn router() -> Router<Arc<AppState>> {
     // State objects carry tokens: no cache may keep them.
@@ -32,22 +28,10 @@ pub fn router() -> Router<Arc<AppState>> {
 
 type Reply = Result<axum::Json<ConversationState>, ApiError>;
 
-/// The conversation address, checked: channels are short lowercase names, ids are
-/// printable and bounded.
-fn address(client: &BotClient, (channel, id): (String, String)) -> Result<Address, ApiError> {
-    address_for(&client.0.id, channel, id)
-}
-
-/// The same checks for a conversation named outside the path (the OTP grant).
-pub(super) fn address_for(client_id: &str, channel: String, id: String) -> Result<Address, ApiError> {
-    Address::checked(client_id, channel, id).map_err(|e| ApiError::InvalidRequest(e.into()))
-}
-
-#[utoipa::path(get, path = "/v1/conversations/{channel}/{id}", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),
+#[utoipa::path(get, path = "/v1/conversations/{channel}/{id}", tag = "conversations", params(ConversationPath), security(("basic" = [])),
     responses((status = 200, description = "the state object, without tokens"), (status = 401, description = "invalid_client")))]
-async fn state(State(app): State<Arc<AppState>>, client: BotClient, Path(path): Path<(String, String)>) -> Reply {
-    let address = address(&client, path)?;
-    Ok(axum::Json(app.auth.state(&address).await?))
+async fn state(State(app): State<Arc<AppState>>, c: Conversation) -> Reply {
+    Ok(axum::Json(app.auth.state(&c.address).await?))
 }
 
 #[derive(Deserialize)]
@@ -59,31 +43,29 @@ struct IdentifyBody {
     method: Option<String>,
 }
 
-#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/identify", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),
+impl TryFrom<IdentifyBody> for IdentifyRequest {
+    type Error = FlowError;
+
+    fn try_from(body: IdentifyBody) -> Result<Self, FlowError> {
+        let method = match body.method.as_deref().map(str::parse::<Method>) {
+            Some(Err(_)) => return Err(FlowError::InvalidRequest("method must be sms, whatsapp or email".into())),
+            Some(Ok(m)) => Some(m),
+            None => None,
+        };
+        Ok(IdentifyRequest {
+            flow: FlowName::parse(body.flow)?,
+            locale: body.locale.map(Locale::parse).transpose()?,
+            identifier: Identifier::parse(&body.identifier)?,
+            method,
+        })
+    }
+}
+
+#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/identify", tag = "conversations", params(ConversationPath), security(("basic" = [])),
     request_body(content = Object, description = "{\"flow\", \"identifier\", \"locale\"?}"),
     responses((status = 200, description = "pending, or authenticated with tokens when the flow needs no OTP"), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422), (status = 429), (status = 502)))]
-async fn identify(
-    State(app): State<Arc<AppState>>,
-    client: BotClient,
-    Path(path): Path<(String, String)>,
-    Json(body): Json<IdentifyBody>,
-) -> Reply {
-    let address = address(&client, path)?;
-    if body.flow.len() > MAX_FLOW_CHARS {
-        return Err(ApiError::InvalidRequest("flow name is too long".into()));
-    }
-    if body.locale.as_ref().is_some_and(|l| {
-        l.len() > MAX_LOCALE_CHARS || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    }) {
-        return Err(ApiError::InvalidRequest("locale must be a language tag like en or es-ES".into()));
-    }
-    let method = match body.method.as_deref().map(str::parse::<Method>) {
-        Some(Err(_)) => return Err(ApiError::InvalidRequest("method must be sms, whatsapp or email".into())),
-        Some(Ok(m)) => Some(m),
-        None => None,
-    };
-    let request = IdentifyRequest { flow: body.flow, identifier: body.identifier, locale: body.locale, method };
-    Ok(axum::Json(app.auth.identify(&client.0, &address, request).await?))
+async fn identify(State(app): State<Arc<AppState>>, c: Conversation, Json(body): Json<IdentifyBody>) -> Reply {
+    Ok(axum::Json(app.auth.identify(&c.client, &c.address, body.try_into()?).await?))
 }
 
 #[derive(Deserialize)]
@@ -92,41 +74,28 @@ struct VerifyBody {
     code: String,
 }
 
-#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/verify", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),
+#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/verify", tag = "conversations", params(ConversationPath), security(("basic" = [])),
     request_body(content = Object, description = "{\"code\"}"),
     responses((status = 200, description = "authenticated, with tokens"), (status = 401), (status = 409), (status = 422), (status = 429)))]
-async fn verify(
-    State(app): State<Arc<AppState>>,
-    client: BotClient,
-    Path(path): Path<(String, String)>,
-    Json(body): Json<VerifyBody>,
-) -> Reply {
-    let address = address(&client, path)?;
-    Ok(axum::Json(app.auth.verify(&client.0, &address, &body.code).await?))
+async fn verify(State(app): State<Arc<AppState>>, c: Conversation, Json(body): Json<VerifyBody>) -> Reply {
+    Ok(axum::Json(app.auth.verify(&c.client, &c.address, &body.code).await?))
 }
 
-#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/resend", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),
+#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/resend", tag = "conversations", params(ConversationPath), security(("basic" = [])),
     responses((status = 200, description = "pending, with a new code"), (status = 401), (status = 409), (status = 429), (status = 502)))]
-async fn resend(State(app): State<Arc<AppState>>, client: BotClient, Path(path): Path<(String, String)>) -> Reply {
-    let address = address(&client, path)?;
-    Ok(axum::Json(app.auth.resend(&client.0, &address).await?))
+async fn resend(State(app): State<Arc<AppState>>, c: Conversation) -> Reply {
+    Ok(axum::Json(app.auth.resend(&c.client, &c.address).await?))
 }
 
-#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/token", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),
+#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/token", tag = "conversations", params(ConversationPath), security(("basic" = [])),
     responses((status = 200, description = "authenticated, with a fresh access token"), (status = 401), (status = 409)))]
-async fn token(State(app): State<Arc<AppState>>, client: BotClient, Path(path): Path<(String, String)>) -> Reply {
-    let address = address(&client, path)?;
-    Ok(axum::Json(app.auth.token(&address).await?))
+async fn token(State(app): State<Arc<AppState>>, c: Conversation) -> Reply {
+    Ok(axum::Json(app.auth.token(&c.address).await?))
 }
 
-#[utoipa::path(delete, path = "/v1/conversations/{channel}/{id}", tag = "conversations", params(("channel" = String, Path, description = "whatsapp, sms, email, voice, web, ..."), ("id" = String, Path, description = "the conversation id on the channel, percent-encoded")), security(("basic" = [])),
+#[utoipa::path(delete, path = "/v1/conversations/{channel}/{id}", tag = "conversations", params(ConversationPath), security(("basic" = [])),
     responses((status = 204, description = "challenge cancelled, session ended"), (status = 401)))]
-async fn cancel(
-    State(app): State<Arc<AppState>>,
-    client: BotClient,
-    Path(path): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    let address = address(&client, path)?;
-    app.auth.cancel(&address).await?;
+async fn cancel(State(app): State<Arc<AppState>>, c: Conversation) -> Result<StatusCode, ApiError> {
+    app.auth.cancel(&c.address).await?;
     Ok(StatusCode::NO_CONTENT)
 }

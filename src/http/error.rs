@@ -4,6 +4,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::faults::ServerFault;
 use crate::domain::FlowError;
 use crate::domain::admin::AdminError;
 use crate::domain::clients::ClientError;
@@ -49,7 +50,10 @@ pub enum ApiError {
     /// The proxy's refusals and upstream failures: status per variant in `proxy_status`.
     #[error(transparent)]
     Proxy(#[from] ProxyError),
-    /// 500, logged with its detail.
+    /// 500: the client store failed (a rejected client is `InvalidClient`).
+    #[error("checking client credentials failed")]
+    Clients(#[source] ClientError),
+    /// 500 for what no lower layer names (a panic, a lost task), with its detail.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -58,7 +62,7 @@ impl From<ClientError> for ApiError {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::Rejected => ApiError::InvalidClient,
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::Clients(other),
         }
     }
 }
@@ -74,7 +78,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", none),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", none),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", none),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none),
+            ApiError::Internal(_) | ApiError::Clients(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none),
             ApiError::Flow(flow) => flow_parts(flow),
             ApiError::Proxy(proxy) => (proxy_status(proxy), proxy.code(), none),
             ApiError::AdminUnauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_token", none),
@@ -91,7 +95,9 @@ impl ApiError {
                 (StatusCode::BAD_REQUEST, "unauthorized_client", none)
             }
             ApiError::Grant(GrantError::Flow(flow)) => match flow_parts(flow) {
-                (status, code, extra) if status.is_server_error() || code == "invalid_request" => (status, code, extra),
+                (status, code, extra) if status.is_server_error() || matches!(flow, F::InvalidRequest(_)) => {
+                    (status, code, extra)
+                }
                 (_, code, mut extra) => {
                     extra.insert("reason".into(), json!(code));
                     (StatusCode::BAD_REQUEST, "invalid_grant", extra)
@@ -136,7 +142,9 @@ fn flow_parts(flow: &FlowError) -> (StatusCode, &'static str, Map<String, Value>
         F::DestinationNotAllowed => (StatusCode::UNPROCESSABLE_ENTITY, "destination_not_allowed", none),
         F::DestinationLimit { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
         F::SendBudgetExhausted { .. } => (StatusCode::TOO_MANY_REQUESTS, "send_budget_exhausted", none),
-        F::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none),
+        F::Store(_) | F::Hash(_) | F::Signing(_) | F::Encoding(_) | F::Audit(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none)
+        }
     }
 }
 
@@ -167,11 +175,10 @@ fn flow_retry_after(flow: &FlowError) -> Option<u64> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, mut body) = self.parts();
-        let description = if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-            "the server could not complete the request".to_string()
-        } else {
-            self.to_string()
+        let fault = status.is_server_error().then(|| ServerFault::of(&self));
+        let description = match fault {
+            Some(_) => "the server could not complete the request".to_string(),
+            None => self.to_string(),
         };
         body.insert("error".into(), json!(code));
         body.insert("error_description".into(), json!(description));
@@ -190,6 +197,9 @@ impl IntoResponse for ApiError {
         }
         if let Some(seconds) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(fault) = fault {
+            response.extensions_mut().insert(fault);
         }
         response
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use crate::app::AppState;
-use crate::domain::Client;
+use crate::domain::{Address, Client};
 
 /// `axum::Json` with our error shape.
 pub struct Json<T>(pub T);
@@ -39,6 +39,41 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             other => other.body_text(),
         }),
     }
+}
+
+/// `{channel}/{id}` of a conversation URL.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ConversationPath {
+    /// The conversation's channel: whatsapp, sms, email, voice, web, ...
+    pub channel: String,
+    /// The conversation id on the channel (a phone number, an address, a call id), percent-encoded.
+    pub id: String,
+}
+
+/// The conversation a bot acts on: the bot, authenticated, and the checked address of
+/// one of its conversations. One rejection shape for both.
+pub struct Conversation {
+    pub client: Client,
+    pub address: Address,
+}
+
+impl FromRequestParts<Arc<AppState>> for Conversation {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let BotClient(client) = BotClient::from_request_parts(parts, state).await?;
+        let Path(path) = Path::<ConversationPath>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::InvalidRequest(rejection.body_text()))?;
+        let address = checked_address(&client.id, path.channel, path.id)?;
+        Ok(Self { client, address })
+    }
+}
+
+/// The address checks, also for a conversation named outside the path (the OTP grant).
+pub(super) fn checked_address(client_id: &str, channel: String, id: String) -> Result<Address, ApiError> {
+    Address::checked(client_id, channel, id).map_err(|e| ApiError::InvalidRequest(e.into()))
 }
 
 /// The bot client, authenticated with HTTP Basic `client_id:client_secret`.

@@ -3,6 +3,8 @@ pub mod admin;
 pub mod conversations;
 pub mod error;
 pub mod extract;
+pub mod faults;
+pub mod messages;
 pub mod oauth;
 pub mod openapi;
 pub mod proxy;
@@ -23,6 +25,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(well_known::router())
         .merge(conversations::router())
+        .merge(messages::router())
         .merge(oauth::router())
         .merge(admin::router())
         .merge(openapi::router())
@@ -30,6 +33,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(faults::log_server_faults))
         .layer(CatchPanicLayer::custom(|_| -> Response {
             ApiError::Internal("handler panicked".into()).into_response()
         }))

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use super::conversations::address_for;
 use super::error::ApiError;
+use super::extract::checked_address;
 use super::extract::{FormOrJson, basic_credentials};
 use crate::app::AppState;
 use crate::domain::grants::GrantError;
@@ -95,7 +95,7 @@ pub async fn token(
             let (channel, id) = conversation
                 .split_once(':')
                 .ok_or_else(|| ApiError::InvalidRequest("conversation must be channel:id".into()))?;
-            let address = address_for(&client.id, channel.to_string(), id.to_string())?;
+            let address = checked_address(&client.id, channel.to_string(), id.to_string())?;
             let code = required(&params.code, "code")?;
             let state = app.auth.verify(&client, &address, code).await.map_err(GrantError::Flow)?;
             token_response(state)?

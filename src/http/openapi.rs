@@ -6,7 +6,7 @@ use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, conversations, oauth, proxy, well_known};
+use super::{admin, conversations, messages, oauth, proxy, well_known};
 use crate::app::AppState;
 
 #[derive(OpenApi)]
@@ -17,12 +17,17 @@ use crate::app::AppState;
         openapi_json,
         conversations::state, conversations::identify, conversations::verify, conversations::resend,
         conversations::token, conversations::cancel,
+        messages::message,
         oauth::token, oauth::introspect, oauth::revoke,
         admin::put_record, admin::get_record, admin::delete_record, admin::import_records,
         admin::create_client, admin::list_clients, admin::disable_client, admin::rotate_client,
         admin::list_sessions, admin::revoke_sessions, admin::revoke_session, admin::audit,
         proxy::proxy,
     ),
+    components(schemas(
+        messages::MessageBody, crate::dialog::Answer, crate::dialog::Reply, crate::dialog::Expect,
+        crate::dialog::Redirect, crate::dialog::Step, crate::dialog::Outcome,
+    )),
     modifiers(&SecuritySchemes),
 )]
 struct ApiDoc;

@@ -11,9 +11,9 @@ use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
 
 use super::error::ProxyError;
+use crate::domain::Address;
 use crate::domain::validate::TokenError;
 use crate::domain::{AccessClaims, Auth, ClientAuth, ConversationState, FlowError};
-use crate::store::conversations::Address;
 
 /// What the request presented.
 pub enum Presented {

@@ -1,15 +1,59 @@
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
 
-use super::{Store, StoreResult, execute};
+use super::{Store, StoreError, StoreResult, execute};
 use crate::clock::Millis;
+use crate::domain::challenge::{Challenge, ChallengeStatus};
+use crate::store::sessions::Session;
 
-pub use entity::challenge::Model as Challenge;
+const ACTIVE: &str = ChallengeStatus::Active.as_str();
+const CONSUMED: &str = ChallengeStatus::Consumed.as_str();
+const DEAD: &str = ChallengeStatus::Dead.as_str();
+const EXHAUSTED: &str = ChallengeStatus::Exhausted.as_str();
 
-pub const ACTIVE: &str = "active";
-pub const CONSUMED: &str = "consumed";
-pub const DEAD: &str = "dead";
-/// Killed by its last allowed attempt, which may still turn out to be the right code.
-pub const EXHAUSTED: &str = "exhausted";
+impl TryFrom<entity::challenge::Model> for Challenge {
+    type Error = StoreError;
+
+    fn try_from(m: entity::challenge::Model) -> StoreResult<Self> {
+        let corrupt = |what: &str, value: &str| StoreError::Corrupt(format!("challenge {}: {what} `{value}`", m.id));
+        Ok(Self {
+            method: m.method.parse().map_err(|_| corrupt("method", &m.method))?,
+            status: ChallengeStatus::parse(&m.status).ok_or_else(|| corrupt("status", &m.status))?,
+            attempts: u32::try_from(m.attempts).map_err(|_| corrupt("attempts", &m.attempts.to_string()))?,
+            sends: u32::try_from(m.sends).map_err(|_| corrupt("sends", &m.sends.to_string()))?,
+            id: m.id,
+            conversation_id: m.conversation_id,
+            record_id: m.record_id,
+            flow: m.flow,
+            masked_destination: m.masked_destination,
+            locale: m.locale,
+            code_hash: m.code_hash,
+            expires_at: m.expires_at,
+            last_sent_at: m.last_sent_at,
+            created_at: m.created_at,
+        })
+    }
+}
+
+impl From<&Challenge> for entity::challenge::Model {
+    fn from(c: &Challenge) -> Self {
+        Self {
+            id: c.id.clone(),
+            conversation_id: c.conversation_id.clone(),
+            record_id: c.record_id,
+            flow: c.flow.clone(),
+            method: c.method.as_str().into(),
+            masked_destination: c.masked_destination.clone(),
+            locale: c.locale.clone(),
+            code_hash: c.code_hash.clone(),
+            attempts: c.attempts as i32,
+            sends: c.sends as i32,
+            status: c.status.as_str().into(),
+            expires_at: c.expires_at,
+            last_sent_at: c.last_sent_at,
+            created_at: c.created_at,
+        }
+    }
+}
 
 /// Why a conditional challenge update found nothing to change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,20 +67,27 @@ pub enum AttemptOutcome {
 
 impl Store {
     /// Inserts `challenge` after ending any other live challenge of its conversation.
-    pub async fn start_challenge(&self, challenge: Challenge) -> StoreResult<()> {
+    pub async fn start_challenge(&self, challenge: &Challenge) -> StoreResult<()> {
         self.kill_challenges(&challenge.conversation_id).await?;
-        challenge.into_active_model().insert(self.db()).await?;
+        entity::challenge::Model::from(challenge).into_active_model().insert(self.db()).await?;
         Ok(())
     }
 
     pub async fn live_challenge(&self, conversation_id: &str) -> StoreResult<Option<Challenge>> {
         use entity::challenge::Column;
-        Ok(entity::challenge::Entity::find()
+        let row = entity::challenge::Entity::find()
             .filter(Column::ConversationId.eq(conversation_id))
             .filter(Column::Status.eq(ACTIVE))
             .order_by_desc(Column::CreatedAt)
             .one(self.reader())
-            .await?)
+            .await?;
+        row.map(Challenge::try_from).transpose()
+    }
+
+    /// A challenge's status and expiry as they are now (to explain a refused update).
+    pub async fn challenge_status(&self, id: &str) -> StoreResult<Option<(ChallengeStatus, Millis)>> {
+        let row = entity::challenge::Entity::find_by_id(id.to_string()).one(self.reader()).await?;
+        row.map(|m| Challenge::try_from(m).map(|c| (c.status, c.expires_at))).transpose()
     }
 
     pub async fn kill_challenges(&self, conversation_id: &str) -> StoreResult<u64> {
@@ -61,7 +112,7 @@ impl Store {
         let stmt = self.sql(
             "UPDATE challenges SET method = $1, masked_destination = $2, code_hash = $3 WHERE id = $4 AND status = $5",
             [
-                challenge.method.clone().into(),
+                challenge.method.as_str().into(),
                 challenge.masked_destination.clone().into(),
                 challenge.code_hash.clone().into(),
                 challenge.id.clone().into(),
@@ -87,9 +138,21 @@ impl Store {
         })
     }
 
+    /// The login of a right code, in one transaction: the code is used up and the
+    /// session starts, or neither happens. False if another caller won the code.
+    pub async fn complete_login(&self, challenge_id: &str, session: &Session) -> StoreResult<bool> {
+        let txn = sea_orm::TransactionTrait::begin(self.db()).await?;
+        if !self.consume_challenge(&txn, challenge_id).await? {
+            return Ok(false);
+        }
+        self.insert_session(&txn, session.clone()).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
     /// Marks the code used. Only one caller can win, even when the right code arrives
     /// several times at once; the last allowed attempt may have exhausted it already.
-    pub async fn consume_challenge(&self, db: &impl ConnectionTrait, id: &str) -> StoreResult<bool> {
+    async fn consume_challenge(&self, db: &impl ConnectionTrait, id: &str) -> StoreResult<bool> {
         let stmt = self.sql(
             "UPDATE challenges SET status = $1 WHERE id = $2 AND status IN ($3, $4) AND attempts > 0",
             [CONSUMED.into(), id.into(), ACTIVE.into(), EXHAUSTED.into()],

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod challenges;
 pub mod clients;
 pub mod conversations;
+pub mod dialogs;
 pub mod endings;
 pub mod guards;
 pub mod records;

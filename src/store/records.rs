@@ -63,6 +63,34 @@ pub enum UpsertError {
 }
 
 impl Store {
+    /// Active records of `directory` whose phone field (one of `fields`) holds `phone`
+    /// (canonical E.164), at most two: callers only need to know whether it is one.
+    /// Phones are not indexed, so the match is a text search narrowed in Rust; it runs
+    /// once per dialog, for flows with `offer_channel_number`.
+    pub async fn records_with_phone(&self, directory: &str, fields: &[&str], phone: &str) -> StoreResult<Vec<Record>> {
+        let needle = format!("%\"{}\"%", phone.replace(['%', '_', '\\'], ""));
+        let stmt = self.sql(
+            "SELECT * FROM records WHERE directory = $1 AND active = $2 AND fields LIKE $3 LIMIT 50",
+            [directory.into(), true.into(), needle.into()],
+        );
+        let rows = entity::record::Entity::find().from_raw_sql(stmt).all(self.reader()).await?;
+        let mut found = Vec::new();
+        for row in rows {
+            let record = Record::try_from(row)?;
+            let has_it = fields.iter().any(|f| {
+                record
+                    .field(f)
+                    .and_then(|v| crate::delivery::normalize_address(crate::delivery::Method::Sms, v))
+                    .as_deref()
+                    == Some(phone)
+            });
+            if has_it && found.len() < 2 {
+                found.push(record);
+            }
+        }
+        Ok(found)
+    }
+
     /// The active record whose identifier `field` equals `value`: one primary-key lookup.
     pub async fn find_record_by_identifier(
         &self,
@@ -85,6 +113,28 @@ impl Store {
 
     /// Inserts or replaces one record and its identifier rows on `db` (a transaction
     /// during imports, so that a failing row leaves nothing behind).
+    /// Writes every record in one transaction: all of them, or (on the first row that
+    /// breaks a rule, returned with its line) none. Returns the ids of the records the
+    /// rows made inactive. `on_row` runs after each row (a progress bar).
+    pub async fn upsert_all<'a>(
+        &self,
+        rows: impl IntoIterator<Item = &'a (u64, RecordUpsert)>,
+        now: Millis,
+        mut on_row: impl FnMut(),
+    ) -> Result<Vec<i64>, (u64, UpsertError)> {
+        let txn = sea_orm::TransactionTrait::begin(self.db()).await.map_err(|e| (0, UpsertError::Store(e.into())))?;
+        let mut inactive = Vec::new();
+        for (line, record) in rows {
+            let id = self.upsert_record(&txn, record, now).await.map_err(|e| (*line, e))?;
+            if !record.active {
+                inactive.push(id);
+            }
+            on_row();
+        }
+        txn.commit().await.map_err(|e| (0, UpsertError::Store(e.into())))?;
+        Ok(inactive)
+    }
+
     pub async fn upsert_record(
         &self,
         db: &impl ConnectionTrait,

@@ -39,6 +39,11 @@ impl Store {
         Ok(())
     }
 
+    /// Starts `session` on its own (a login without a code to consume).
+    pub async fn start_session(&self, session: &Session) -> StoreResult<()> {
+        self.insert_session(self.db(), session.clone()).await
+    }
+
     /// The conversation's session that has not been ended explicitly (it may have
     /// timed out: callers check [`Session::is_alive`]).
     pub async fn open_session(&self, conversation_id: &str) -> StoreResult<Option<Session>> {

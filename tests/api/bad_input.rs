@@ -3,16 +3,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 async fn raw_identify(app: &TestApp, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
-    let response = app
-        .http
-        .post(app.conversation_url("whatsapp", "c1", "identify"))
-        .basic_auth(BOT.0, Some(BOT.1))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    error_of(response).await
+    raw_post(app, BOT, "identify", content_type, body).await
 }
 
 #[tokio::test]

@@ -44,17 +44,10 @@ pub fn base_config(dir: &std::path::Path, database_url: String, sink_url: String
         identifiers: vec!["employee_number".into(), "id_number".into()],
     }];
     let flow = |name: &str, require_otp: bool| FlowConfig {
-        name: name.into(),
-        directory: "employees".into(),
-        identify_by: "employee_number".into(),
         require_otp,
-        delivery: vec!["whatsapp:phone".into(), "sms:phone".into(), "email:corporate_email".into()],
+        delivery: ["whatsapp:phone", "sms:phone", "email:corporate_email"].map(|t| t.parse().expect("target")).to_vec(),
         claims: vec!["employee_number".into(), "name".into()],
-        max_identify_attempts: 3,
-        lockout: Duration::from_secs(15 * 60),
-        conceal_unknown: false,
-        fallback: false,
-        twilio_verify: false,
+        ..FlowConfig::new(name, "employees", "employee_number")
     };
     config.flows = vec![flow("payroll", true), flow("schedule", false), {
         let mut f = flow("hidden", true);
@@ -99,7 +92,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 async fn start(config: Config, clock: Arc<ManualClock>, sink: Sink, dir: Arc<tempfile::TempDir>) -> TestApp {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let edges = Edges { clock: clock.clone(), deliveries: None };
-    let state = AppState::build(config.clone(), edges).await.expect("app builds");
+    let state = AppState::build(config.clone().validated().expect("valid config"), edges).await.expect("app builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let (tx, rx) = oneshot::channel::<()>();
@@ -295,6 +288,27 @@ pub fn percent_encode(s: &str) -> String {
 
 pub fn wrong_code(code: &str) -> String {
     if code == "000000" { "999999".into() } else { "000000".into() }
+}
+
+/// A POST to one of the conversation's endpoints with a raw body and content type, as
+/// `bot`; returns the status and the JSON error body.
+pub async fn raw_post(
+    app: &TestApp,
+    bot: (&str, &str),
+    action: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.conversation_url("whatsapp", "c1", action))
+        .basic_auth(bot.0, Some(bot.1))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request sent");
+    error_of(response).await
 }
 
 pub async fn error_of(response: Response) -> (u16, Value) {

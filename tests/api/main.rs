@@ -6,6 +6,7 @@ mod cli;
 mod clients;
 mod codes;
 mod conversation_flow;
+mod dialog;
 mod email;
 mod evidence;
 mod helpers;

@@ -37,7 +37,7 @@ async fn the_person_may_choose_among_the_flows_methods() {
 
 #[tokio::test]
 async fn a_method_the_flow_does_not_offer_is_refused() {
-    let app = spawn_app_with(|c| c.flows[0].delivery = vec!["email:corporate_email".into()]).await;
+    let app = spawn_app_with(|c| c.flows[0].delivery = vec!["email:corporate_email".parse().unwrap()]).await;
     app.add_ana().await;
     let (status, body) =
         error_of(identify_with(&app, "c1", json!({"flow": "payroll", "identifier": "4721", "method": "sms"})).await)
