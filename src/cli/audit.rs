@@ -113,7 +113,8 @@ pub async fn run(command: AuditCommand) -> Result<(), Failure> {
             if until.is_some_and(|until| until <= since) {
                 return Err(Failure::Usage("--until must be later than --since".into()));
             }
-            let store = connect(&load_config(&config)?).await?;
+            let config = load_config(&config)?;
+            let store = connect(&config).await?;
             export(&store, Range { since: Some(since), until }).await?;
         }
         AuditCommand::Prune { before, older_than, config } => {

@@ -13,6 +13,9 @@ use super::{Store, StoreResult};
 use crate::clock::Millis;
 pub use writer::{AuditError, AuditLog};
 
+/// The name `domain::error` knows the writer's error by.
+pub type AuditStopped = AuditError;
+
 /// One security event. `detail` never carries codes, secrets or tokens.
 #[derive(Debug, Clone, Default)]
 pub struct AuditEvent {
