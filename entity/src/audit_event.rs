@@ -13,6 +13,10 @@ pub struct Model {
     pub conversation: Option<String>,
     /// JSON object with event details; never codes, secrets or tokens.
     pub detail: String,
+    /// The event's place in the hash chain, from 1; NULL for events older than the chain.
+    pub seq: Option<i64>,
+    /// Hex SHA-256 of the previous event's hash and this event's canonical form.
+    pub hash: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

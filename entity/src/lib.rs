@@ -1,5 +1,6 @@
 //! Storage models, generated-style: columns only, no behaviour. Timestamps are Unix
 //! milliseconds (`i64`) so that SQLite and PostgreSQL compare them the same way.
+pub mod audit_checkpoint;
 pub mod audit_event;
 pub mod challenge;
 pub mod client;

@@ -6,6 +6,7 @@ mod m20261122_000002_revoked_tokens;
 mod m20261122_040000_send_counters;
 mod m20261122_050000_sessions_ended_at;
 mod m20261201_000001_dialogs;
+mod m20261201_100000_audit_chain;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_040000_send_counters::Migration),
             Box::new(m20261122_050000_sessions_ended_at::Migration),
             Box::new(m20261201_000001_dialogs::Migration),
+            Box::new(m20261201_100000_audit_chain::Migration),
         ]
     }
 }

@@ -1,8 +1,10 @@
 //! Command-line interface (DESIGN.md §3). Exit codes: 0 ok, 1 runtime failure,
 //! 2 bad usage or configuration, with a one-line reason.
+mod audit;
 mod demo;
 mod import;
 mod operate;
+mod seal;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,10 +53,10 @@ enum Command {
         #[command(subcommand)]
         command: operate::SessionsCommand,
     },
-    /// Read the audit trail.
+    /// Read, verify, export and prune the audit trail.
     Audit {
         #[command(subcommand)]
-        command: operate::AuditCommand,
+        command: audit::AuditCommand,
     },
     /// Try doorman: a throwaway server with demo employees, a demo bot and the playground.
     Demo(demo::DemoArgs),
@@ -153,7 +155,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         }
         Command::Clients { command } => operate::clients(command).await,
         Command::Sessions { command } => operate::sessions(command).await,
-        Command::Audit { command } => operate::audit(command).await,
+        Command::Audit { command } => audit::run(command).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }

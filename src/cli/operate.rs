@@ -1,12 +1,11 @@
-//! `doorman clients`, `doorman sessions` and `doorman audit`: the operator's tools, the
+//! `doorman clients` and `doorman sessions`: the operator's tools, the
 //! same code as the admin API ([`Admin`]), straight on the database.
 use clap::Subcommand;
 
 use super::{ConfigArg, Failure, connect, load_config};
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{Hasher, HasherParams};
-use crate::domain::admin::{Admin, AdminError, Whose, parse_time};
-use crate::store::audit::AuditFilter;
+use crate::domain::admin::{Admin, AdminError, Whose};
 
 #[derive(Subcommand)]
 pub enum ClientsCommand {
@@ -77,41 +76,8 @@ pub enum SessionsCommand {
     },
 }
 
-#[derive(Subcommand)]
-pub enum AuditCommand {
-    /// The last N events, oldest first, one JSON object a line.
-    Tail {
-        #[arg(short = 'n', long, default_value_t = 20)]
-        lines: u64,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
-    /// Events matching every filter given, newest first, one JSON object a line.
-    Query {
-        #[arg(long)]
-        subject: Option<String>,
-        #[arg(long)]
-        client: Option<String>,
-        #[arg(long)]
-        kind: Option<String>,
-        /// RFC 3339 time: events at or after it.
-        #[arg(long)]
-        since: Option<String>,
-        /// RFC 3339 time: events before it.
-        #[arg(long)]
-        until: Option<String>,
-        /// Only events with a smaller id (the next page).
-        #[arg(long)]
-        before: Option<i64>,
-        #[arg(long, default_value_t = 100)]
-        limit: u64,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
-}
-
 /// Runs `work` with an [`Admin`] for the configuration in `config`.
-async fn with_admin<T>(
+pub(super) async fn with_admin<T>(
     config: &ConfigArg,
     work: impl AsyncFnOnce(&Admin<'_>) -> Result<T, AdminError>,
 ) -> Result<T, Failure> {
@@ -122,14 +88,14 @@ async fn with_admin<T>(
     work(&admin).await.map_err(usage)
 }
 
-fn usage(e: AdminError) -> Failure {
+pub(super) fn usage(e: AdminError) -> Failure {
     match e {
         AdminError::Invalid(m) | AdminError::Conflict(m) => Failure::Usage(m),
         other => Failure::Runtime(other.to_string()),
     }
 }
 
-fn print_json(value: &impl serde::Serialize) {
+pub(super) fn print_json(value: &impl serde::Serialize) {
     println!("{}", serde_json::to_string(value).unwrap_or_default());
 }
 
@@ -176,31 +142,6 @@ pub async fn sessions(command: SessionsCommand) -> Result<(), Failure> {
         SessionsCommand::Revoke { id: None, whose, config } => {
             let revoked = with_admin(&config, async |a| a.revoke_sessions(whose.whose()).await).await?;
             println!("revoked {revoked} sessions");
-        }
-    }
-    Ok(())
-}
-
-pub async fn audit(command: AuditCommand) -> Result<(), Failure> {
-    match command {
-        AuditCommand::Tail { lines, config } => {
-            let (events, _) = with_admin(&config, async |a| a.audit(&AuditFilter::default(), lines).await).await?;
-            events.iter().rev().for_each(print_json);
-        }
-        AuditCommand::Query { subject, client, kind, since, until, before, limit, config } => {
-            let filter = AuditFilter {
-                since: since.as_deref().map(|t| parse_time("--since", t)).transpose().map_err(usage)?,
-                until: until.as_deref().map(|t| parse_time("--until", t)).transpose().map_err(usage)?,
-                subject,
-                client_id: client,
-                kind,
-                before,
-            };
-            let (events, next) = with_admin(&config, async |a| a.audit(&filter, limit).await).await?;
-            events.iter().for_each(print_json);
-            if let Some(next) = next {
-                eprintln!("more: --before {next}");
-            }
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! Typed configuration: embedded defaults, then the TOML file, then `DOORMAN_` env vars.
 //! Every problem is reported with the dotted name of the key it concerns.
+mod audit;
 mod delivery;
 mod load;
 mod secret;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 
 use crate::texts::Texts;
 
+pub use audit::AuditConfig;
 pub use delivery::{Delivery, Limits, Provider, SmtpConfig, TwilioConfig, TwilioVerifyConfig, WebhookConfig};
 pub use load::{ConfigError, load};
 pub use secret::Secret;
@@ -37,6 +39,7 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
     pub dialog: DialogConfig,
     pub playground: Playground,
+    pub audit: AuditConfig,
     /// The phonebot keypad over Twilio Voice; off without this section.
     pub voice: Option<VoiceConfig>,
 }

@@ -99,6 +99,9 @@ impl Config {
         }
         self.validate_delivery()?;
         self.validate_dialog()?;
+        if let Some((key, why)) = self.audit.problem() {
+            return Err(err(key, why));
+        }
         // Route templates, bindings, overlaps and audiences: the proxy compiles the same table.
         crate::proxy::routes::Services::compile(&self.services, &self.tokens.audience)
             .map_err(|(key, message)| err(key, message))?;

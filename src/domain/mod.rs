@@ -92,7 +92,8 @@ impl Auth {
         }
     }
 
-    /// Queues one audit event (written in the background, in batches).
+    /// Records one audit event; returns once it is committed (batched with whatever else
+    /// is waiting), so an answered step is never missing from the trail.
     async fn audit(
         &self,
         kind: &'static str,

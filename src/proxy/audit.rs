@@ -1,6 +1,7 @@
 //! `proxy.allowed` and `proxy.denied` events, off the hot path: requests only bump a
 //! counter; once a second each (session, service, route or reason) seen becomes one
-//! event with its count, written through the batched audit log.
+//! event with its count, written through the audit log in one batch. A crash loses
+//! at most the decisions of the last interval.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,14 +33,13 @@ pub struct ProxyAudit {
     clock: Arc<dyn Clock>,
 }
 
-pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-
 impl ProxyAudit {
-    pub fn start(log: AuditLog, clock: Arc<dyn Clock>) -> Arc<Self> {
+    /// Counts decisions and writes them out every `flush_interval` (`[audit]`).
+    pub fn start(log: AuditLog, clock: Arc<dyn Clock>, flush_interval: Duration) -> Arc<Self> {
         let audit = Arc::new(Self { tallies: Mutex::default(), log, clock });
         let weak = Arc::downgrade(&audit);
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(FLUSH_INTERVAL);
+            let mut ticks = tokio::time::interval(flush_interval);
             loop {
                 ticks.tick().await;
                 match weak.upgrade() {
@@ -72,23 +72,25 @@ impl ProxyAudit {
             .count += 1;
     }
 
-    /// Hands every counted event to the audit log.
+    /// Hands every counted event to the audit log and returns once they are committed,
+    /// all in one batch.
     pub async fn flush(&self) {
         let tallies = std::mem::take(&mut *self.tallies.lock().expect("lock"));
-        let now = self.clock.now();
-        for (key, tally) in tallies {
-            let label = if key.kind == "proxy.allowed" { "route" } else { "reason" };
-            let event = AuditEvent {
-                kind: key.kind,
-                client_id: tally.client_id,
-                subject: tally.subject,
-                conversation: None,
-                detail: json!({"service": &*key.service, label: &*key.what, "sid": key.sid, "count": tally.count}),
-            };
-            if self.log.record(event, now).await.is_err() {
-                tracing::warn!("the audit writer has stopped; proxy events are lost");
-                return;
-            }
+        let events = tallies
+            .into_iter()
+            .map(|(key, tally)| {
+                let label = if key.kind == "proxy.allowed" { "route" } else { "reason" };
+                AuditEvent {
+                    kind: key.kind,
+                    client_id: tally.client_id,
+                    subject: tally.subject,
+                    conversation: None,
+                    detail: json!({"service": &*key.service, label: &*key.what, "sid": key.sid, "count": tally.count}),
+                }
+            })
+            .collect();
+        if let Err(e) = self.log.record_all(events, self.clock.now()).await {
+            tracing::warn!(error = %e, "proxy audit events are lost");
         }
     }
 }

@@ -64,7 +64,7 @@ impl Proxy {
             credentials: Credentials::default(),
             exchange: Exchange::default(),
             upstreams: Upstreams,
-            audit: ProxyAudit::start(log, clock),
+            audit: ProxyAudit::start(log, clock, config.audit.flush_interval),
             trusted_proxies: config.server.trusted_proxies.clone(),
             public_host: public_host(config)?,
         })

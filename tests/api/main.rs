@@ -8,6 +8,7 @@ mod codes;
 mod conversation_flow;
 mod dialog;
 mod email;
+mod evidence;
 mod helpers;
 mod introspection;
 mod limits;

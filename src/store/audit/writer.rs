@@ -1,0 +1,102 @@
+//! The audit writer: one background task commits queued events in batches (group
+//! commit), and each caller waits for the commit of the batch that holds its event. A
+//! burst of logins shares one commit, and an event is durable before anyone answers for it.
+use tokio::sync::{mpsc, oneshot};
+
+use super::AuditEvent;
+use crate::clock::Millis;
+use crate::store::Store;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuditError {
+    #[error("the audit writer has stopped")]
+    Stopped,
+    #[error("the audit trail could not be written: {0}")]
+    Write(String),
+}
+
+type Done = oneshot::Sender<Result<(), AuditError>>;
+
+enum Command {
+    Record(Vec<AuditEvent>, Millis, Done),
+    /// Answered once every command queued before it has been written.
+    Flush(oneshot::Sender<()>),
+}
+
+const QUEUE: usize = 16_384;
+/// Commands per batch; the events of one command are never split.
+const BATCH: usize = 512;
+
+/// Handle to the audit writer. Recording waits for the commit, and for room in the
+/// queue when it is full: callers slow down rather than events being dropped.
+#[derive(Clone)]
+pub struct AuditLog {
+    queue: mpsc::Sender<Command>,
+}
+
+impl AuditLog {
+    pub fn start(store: Store) -> Self {
+        let (queue, receiver) = mpsc::channel(QUEUE);
+        tokio::spawn(write_batches(store, receiver));
+        Self { queue }
+    }
+
+    /// Returns once `event` is committed.
+    pub async fn record(&self, event: AuditEvent, at: Millis) -> Result<(), AuditError> {
+        self.record_all(vec![event], at).await
+    }
+
+    /// Returns once every one of `events` is committed; they are written in one batch.
+    pub async fn record_all(&self, events: Vec<AuditEvent>, at: Millis) -> Result<(), AuditError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let (done, committed) = oneshot::channel();
+        self.queue.send(Command::Record(events, at, done)).await.map_err(|_| AuditError::Stopped)?;
+        committed.await.map_err(|_| AuditError::Stopped)?
+    }
+
+    /// Returns once every event recorded before the call is in the database.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.queue.send(Command::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Command>) {
+    let mut commands = Vec::with_capacity(BATCH);
+    while receiver.recv_many(&mut commands, BATCH).await > 0 {
+        let mut events = Vec::new();
+        let mut waiting = Vec::new();
+        let mut flushes = Vec::new();
+        for command in commands.drain(..) {
+            match command {
+                Command::Record(batch, at, done) => {
+                    events.extend(batch.into_iter().map(|event| (event, at)));
+                    waiting.push(done);
+                }
+                Command::Flush(done) => flushes.push(done),
+            }
+        }
+        let outcome = if events.is_empty() { Ok(()) } else { store.append_audit_batch(&events).await };
+        let answer = match outcome {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // The callers fail, so nothing is answered as recorded; the log keeps the events.
+                tracing::error!(error = %e, count = events.len(), "audit write failed; events follow");
+                for (event, at) in &events {
+                    tracing::error!(at, kind = event.kind, client = ?event.client_id, subject = ?event.subject, detail = %event.detail, "audit event");
+                }
+                Err(AuditError::Write(e.to_string()))
+            }
+        };
+        for done in waiting {
+            let _ = done.send(answer.clone());
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
