@@ -269,3 +269,13 @@ async fn doorman_demo_serves_the_playground_and_its_payroll_api() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(!std::path::Path::new(&data).exists(), "the demo's data is deleted on exit");
 }
+
+#[test]
+fn a_playground_without_a_client_is_a_configuration_error() {
+    let mut config = Config::default();
+    config.playground.enabled = true;
+    let error = config.clone().validated().unwrap_err().to_string();
+    assert!(error.starts_with("playground.client:"), "{error}");
+    config.playground.enabled = false;
+    assert!(config.validated().is_ok(), "off, it needs nothing");
+}
