@@ -40,7 +40,14 @@ pub struct MessageBody {
     pub locale: Option<String>,
     /// What the person asked for before login, returned as the redirect after it.
     pub intent: Option<String>,
+    /// A keypad prompt timed out with nothing typed (an IVR's "no input"). After
+    /// `[voice] max_silences` (default 2) in a row the dialog ends and the code dies.
+    #[serde(default)]
+    pub silence: bool,
 }
+
+/// Silences in a row a keypad dialog repeats its question for, without `[voice]`.
+const DEFAULT_MAX_SILENCES: u32 = 2;
 
 impl TryFrom<MessageBody> for Message {
     type Error = FlowError;
@@ -48,6 +55,8 @@ impl TryFrom<MessageBody> for Message {
     fn try_from(body: MessageBody) -> Result<Self, FlowError> {
         let invalid = |m: &str| FlowError::InvalidRequest(m.into());
         let input = match (body.text, body.digits) {
+            (None, None) if body.silence => Input::Silence { max: DEFAULT_MAX_SILENCES },
+            _ if body.silence => return Err(invalid("a silence carries no text or digits")),
             (Some(_), Some(_)) => return Err(invalid("send text or digits, not both")),
             (Some(text), None) if text.len() > MAX_TEXT_BYTES => {
                 return Err(invalid("text must be at most 4096 bytes"));

@@ -118,8 +118,14 @@ async fn message(
 ) -> Result<axum::Json<Answer>, ApiError> {
     let client = playground_client(&app.auth.config)?;
     let address = checked_address(&client.id, body.channel, body.conversation)?;
-    let message =
-        MessageBody { text: body.text, digits: body.digits, flow: body.flow, locale: body.locale, intent: body.intent };
+    let message = MessageBody {
+        text: body.text,
+        digits: body.digits,
+        flow: body.flow,
+        locale: body.locale,
+        intent: body.intent,
+        silence: false,
+    };
     Ok(axum::Json(app.dialogs.respond(&app.auth, &client, &address, message.try_into()?).await?))
 }
 

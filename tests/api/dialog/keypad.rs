@@ -38,3 +38,18 @@ async fn digits_on_a_chat_channel_use_keypad_expectations_too() {
     assert_eq!(said.key(), "login.otp.identifier.invalid", "keys that are not digits");
     assert_eq!(said.0["expect"]["input"], "dtmf");
 }
+
+#[tokio::test]
+async fn a_generic_ivr_reports_silence_and_the_third_one_ends_the_call() {
+    let app = spawn_app().await;
+    app.add_ana().await;
+    message_on(&app, "voice", "IVR1", json!({"digits": "4721#"})).await;
+    let said = message_on(&app, "voice", "IVR1", json!({"silence": true})).await;
+    assert_eq!((said.step(), said.key()), ("ask_code", "login.otp.code.prompt"), "the question again");
+    message_on(&app, "voice", "IVR1", json!({"silence": true})).await;
+    let said = message_on(&app, "voice", "IVR1", json!({"silence": true})).await;
+    assert_eq!(said.keys(), ["voice.no.input", "voice.goodbye"]);
+    assert_eq!((said.state(), said.outcome().as_str()), ("unidentified", Some("failed")), "no code is left alive");
+    let (status, _) = raw_post(&app, BOT, "messages", "application/json", r#"{"silence": true, "digits": "1"}"#).await;
+    assert_eq!(status, 400);
+}
