@@ -3,6 +3,7 @@
 //! this middleware in the response's extensions (the axum error-handling example's
 //! pattern).
 use axum::extract::Request;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -25,23 +26,28 @@ impl ServerFault {
 
 const MAX_REQUEST_ID_CHARS: usize = 128;
 
-/// Cheap on every request (reference-counted clones, nothing formatted): the proxy's
-/// hot path runs through it too. The work happens only when a fault came back.
+/// Every router but the proxy's runs through this: the proxy logs its own faults
+/// ([`log_fault_of`]) so that its hot path pays for no middleware.
 pub async fn log_server_faults(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let uri = request.uri().clone();
     let presented_id = request.headers().get("x-request-id").cloned();
     let mut response = next.run(request).await;
-    if let Some(ServerFault(cause)) = response.extensions_mut().remove::<ServerFault>() {
-        let request_id = presented_id
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| v.len() <= MAX_REQUEST_ID_CHARS)
-            .map_or_else(|| crate::crypto::random_token(9), str::to_string);
-        let (path, status) = (uri.path(), response.status().as_u16());
-        tracing::error!(%method, path, request_id, status, cause, "request failed");
-    }
+    log_fault_of(&method, uri.path(), presented_id.as_ref(), &mut response);
     response
+}
+
+/// Logs (and removes) the fault a 5xx response carries, if it carries one.
+pub fn log_fault_of(method: &Method, path: &str, presented_id: Option<&HeaderValue>, response: &mut Response) {
+    let Some(ServerFault(cause)) = response.extensions_mut().remove::<ServerFault>() else {
+        return;
+    };
+    let request_id = presented_id
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= MAX_REQUEST_ID_CHARS)
+        .map_or_else(|| crate::crypto::random_token(9), str::to_string);
+    let status = response.status().as_u16();
+    tracing::error!(%method, path, request_id, status, cause, "request failed");
 }
 
 #[cfg(test)]

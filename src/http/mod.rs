@@ -29,20 +29,22 @@ pub fn router(state: Arc<AppState>) -> Router {
         true => playground::router(),
         false => Router::new(),
     };
-    Router::new()
+    let logged = Router::new()
         .merge(well_known::router())
         .merge(conversations::router())
         .merge(messages::router())
         .merge(oauth::router())
         .merge(admin::router())
         .merge(openapi::router())
-        .merge(proxy::router())
         .merge(voice::router())
         .merge(playground)
+        .layer(axum::middleware::from_fn(faults::log_server_faults));
+    Router::new()
+        .merge(logged)
+        .merge(proxy::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn(faults::log_server_faults))
         .layer(CatchPanicLayer::custom(|_| -> Response {
             ApiError::Internal("handler panicked".into()).into_response()
         }))

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use percent_encoding::percent_decode_str;
 
@@ -50,8 +50,17 @@ async fn proxy(
     let service = percent_decode_str(service).decode_utf8_lossy().into_owned();
     let path = path.to_string();
     let presented = presented(request.headers());
+    let method = request.method().clone();
     let request = ProxyRequest { service, path, presented, peer: peer.ip(), request };
-    Ok(app.proxy.handle(&app.auth, &app.clients, request).await?)
+    match app.proxy.handle(&app.auth, &app.clients, request).await {
+        Ok(response) => Ok(response),
+        Err(refusal) => {
+            let mut response = ApiError::from(refusal).into_response();
+            // The route template, not the path: its values may be a person's.
+            super::faults::log_fault_of(&method, "/v1/proxy/{service}/{*path}", None, &mut response);
+            Ok(response)
+        }
+    }
 }
 
 /// A Bearer token, or Basic client credentials with `X-Doorman-Conversation: channel/id`.
