@@ -101,7 +101,7 @@ fn first_message(situation: &Situation, heard: Heard) -> Plan {
         {
             Plan::Run(Effect::Identify(identifier))
         }
-        _ => prompt(situation),
+        _ => Plan::Say(prompt(situation)),
     }
 }
 
@@ -122,13 +122,13 @@ fn at_channel_number(situation: &Situation, heard: Heard) -> Plan {
             Plan::Say(Said::ask(line, Step::ConfirmChannelNumber, situation.notes.clone()))
         }
         // No, or the number is no longer one record's: ask for the identifier.
-        _ => prompt(situation),
+        _ => Plan::Say(prompt(situation)),
     }
 }
 
 fn at_identifier(situation: &Situation, heard: Heard) -> Plan {
     if matches!(heard, Heard::Nothing | Heard::NewCode) {
-        return prompt(situation);
+        return Plan::Say(prompt(situation));
     }
     match identifier(situation, &heard) {
         Found::One(identifier) => Plan::Run(Effect::Identify(identifier)),
@@ -147,12 +147,12 @@ fn identifier(situation: &Situation, heard: &Heard) -> Found {
 }
 
 /// The question for the identifier, uncounted.
-pub(super) fn prompt(situation: &Situation) -> Plan {
+pub(super) fn prompt(situation: &Situation) -> Said {
     let notes = DialogMemory { awaiting: Awaiting::Identifier, ..situation.notes.clone() };
-    Plan::Say(Said::ask(prompt_line(situation), Step::AskIdentifier, notes))
+    Said::ask(prompt_line(situation), Step::AskIdentifier, notes)
 }
 
-pub(super) fn prompt_line(situation: &Situation) -> Line {
+fn prompt_line(situation: &Situation) -> Line {
     let key = match situation.rules.format {
         IdentifierFormat::Phone => "login.otp.phone.number",
         _ => "login.otp.identifier.prompt",

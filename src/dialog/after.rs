@@ -2,7 +2,7 @@
 //! person got wrong becomes a reply; only what the bot got wrong (an unknown flow, a
 //! flow it may not use) or a server fault stays an error. Pure.
 use super::advance::{not_an_identifier, prompt};
-use super::{Effect, Line, Outcome, Plan, Said, Situation, Step};
+use super::{Effect, Line, Outcome, Said, Situation, Step};
 use crate::delivery::Method;
 use crate::domain::memory::{Awaiting, DialogMemory};
 use crate::domain::{ChallengeView, ConversationState, FlowError};
@@ -24,7 +24,7 @@ pub fn after(
         }
         (Effect::Resend, ConversationState::Pending { challenge, .. }) => code_sent(situation, &challenge, true),
         (_, ConversationState::Pending { challenge, .. }) => code_sent(situation, &challenge, false),
-        (_, ConversationState::Unidentified) => unwrap_plan(prompt(situation)),
+        (_, ConversationState::Unidentified) => prompt(situation),
     })
 }
 
@@ -50,14 +50,6 @@ fn minutes(seconds: u64) -> u64 {
 
 fn at_code(situation: &Situation, line: Line) -> Said {
     Said::ask(line, Step::AskCode, situation.notes.clone())
-}
-
-fn unwrap_plan(plan: Plan) -> Said {
-    match plan {
-        Plan::Say(said) => said,
-        // `prompt` only ever says something.
-        Plan::Run(_) => Said::end(Line::new("login.otp.cancelled"), Outcome::Failed),
-    }
 }
 
 fn refused(situation: &Situation, effect: &Effect, refusal: FlowError) -> Result<Said, FlowError> {
@@ -106,7 +98,7 @@ fn refused(situation: &Situation, effect: &Effect, refusal: FlowError) -> Result
         }
         F::DeliveryFailed => at_code(situation, Line::new("login.otp.delivery.failed")),
         // The code went away under the dialog (a cancel elsewhere, a restart): start over.
-        F::NoPendingChallenge | F::NotAuthenticated => unwrap_plan(prompt(situation)),
+        F::NoPendingChallenge | F::NotAuthenticated => prompt(situation),
         other => return Err(other),
     })
 }

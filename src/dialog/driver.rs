@@ -187,9 +187,7 @@ impl Turn<'_> {
         };
         if standing_of(&state) == Standing::Unidentified && said.step == Step::AskCode {
             // The code went away between the domain's answer and now: ask again.
-            if let Plan::Say(restart) = prompt(situation) {
-                said = restart;
-            }
+            said = prompt(situation);
         }
         match &said.memory {
             Some(memory) => auth.remember_dialog(address, memory).await?,
