@@ -34,7 +34,8 @@ impl ChallengeStatus {
 
     pub fn parse(s: &str) -> Option<Self> {
         [Self::Active, Self::Consumed, Self::Dead, Self::Exhausted, Self::Failed]
-            .into_iter().find(|status| status.as_str() == s)
+            .into_iter()
+            .find(|status| status.as_str() == s)
     }
 }
 
@@ -160,8 +161,7 @@ pub(super) mod tests {
 
     #[test]
     fn statuses_round_trip_and_unknown_is_refused() {
-        for status in
-        [
+        for status in [
             ChallengeStatus::Active,
             ChallengeStatus::Consumed,
             ChallengeStatus::Dead,

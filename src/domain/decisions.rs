@@ -25,9 +25,7 @@ pub fn decide_identify(
     now: Millis,
 ) -> IdentifyDecision {
     match live {
-        Some(c) if c.holder == *holder && c.flow == flow && c.is_pending(policy, now) => {
-            IdentifyDecision::Resend
-        }
+        Some(c) if c.holder == *holder && c.flow == flow && c.is_pending(policy, now) => IdentifyDecision::Resend,
         _ => IdentifyDecision::NewChallenge,
     }
 }
@@ -108,8 +106,9 @@ mod tests {
     #[test]
     fn identifying_the_same_record_again_while_pending_is_a_resend() {
         let live = challenge();
-        let decide =
-            |c: Option<&Challenge>, record, flow, now| decide_identify(c, &Holder::Record(record), flow, &policy(), now);
+        let decide = |c: Option<&Challenge>, record, flow, now| {
+            decide_identify(c, &Holder::Record(record), flow, &policy(), now)
+        };
         assert_eq!(decide(Some(&live), 7, "payroll", 2_000), IdentifyDecision::Resend);
         assert_eq!(decide(Some(&live), 8, "payroll", 2_000), IdentifyDecision::NewChallenge, "another record");
         assert_eq!(decide(Some(&live), 7, "schedule", 2_000), IdentifyDecision::NewChallenge, "another flow");

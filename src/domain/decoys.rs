@@ -16,11 +16,11 @@ use rand::rand_core::UnwrapErr;
 use rand::rngs::SysRng;
 use sha2::{Digest, Sha256};
 
+use super::sending::Destination;
 use super::{Auth, FlowError, FlowResult};
 use crate::clock::Millis;
 use crate::config::FlowConfig;
 use crate::crypto::random_token;
-use super::sending::Destination;
 use crate::delivery::Method;
 use crate::store::records::Record;
 
@@ -31,10 +31,13 @@ const SAMPLE_TTL_MS: Millis = 10 * 60 * 1000;
 /// Real deliveries remembered per method, to time decoy sends after.
 const RECENT_DELIVERIES: usize = 64;
 
+/// Per directory: when its sample was read, and the records.
+type Samples = HashMap<String, (Millis, Arc<Vec<Record>>)>;
+
 #[derive(Default)]
 pub struct Decoys {
     key: tokio::sync::OnceCell<Vec<u8>>,
-    samples: Mutex<HashMap<String, (Millis, Arc<Vec<Record>>)>>,
+    samples: Mutex<Samples>,
     recent: Mutex<HashMap<Method, VecDeque<Delivered>>>,
 }
 

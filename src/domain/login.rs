@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use super::challenge::{Challenge, Holder, decoy_subject};
-use super::decoys::Decoy;
 use super::decisions::{IdentifyDecision, decide_identify};
+use super::decoys::Decoy;
 use super::{
     Address, Auth, ChallengeStatus, Client, ConversationState, FlowError, FlowName, FlowResult, IDENTIFY_SCOPE,
     Identifier, Locale, OTP_SCOPE,

@@ -13,7 +13,11 @@ use crate::store::records::Record;
 
 /// Where a new code goes.
 enum Target {
-    Record { record: Record, to: Destination, source: CodeSource },
+    Record {
+        record: Record,
+        to: Destination,
+        source: CodeSource,
+    },
     /// The decoy's pseudonym: nothing is sent, but the send is counted and timed.
     Decoy(String),
 }

@@ -112,18 +112,30 @@ impl Auth {
     /// A decoy's send, under the same limits: its own hourly count, and a spent global
     /// budget refuses it as it refuses a record. It does not spend the global budget,
     /// which pays for real messages: made-up identifiers must not starve real logins.
-    pub(super) async fn reserve_decoy_send(&self, shown: (Method, &str), pseudonym: &str, address: &Address) -> FlowResult<()> {
+    pub(super) async fn reserve_decoy_send(
+        &self,
+        shown: (Method, &str),
+        pseudonym: &str,
+        address: &Address,
+    ) -> FlowResult<()> {
         let limits = &self.config.delivery.limits;
         let now = self.now();
         let budget = match self.store.send_budget_spent(GLOBAL_BUDGET, limits.global_per_hour, now).await? {
             Some(until) => SendBudget::Exhausted { index: 1, until },
-            None => self.store.reserve_sends(&[(&decoy_bucket(pseudonym), limits.per_destination_per_hour)], now).await?,
+            None => {
+                self.store.reserve_sends(&[(&decoy_bucket(pseudonym), limits.per_destination_per_hour)], now).await?
+            }
         };
         self.refuse_spent(budget, shown, address).await
     }
 
     /// Audits and returns the refusal of a spent budget (`index` 0: the destination's).
-    async fn refuse_spent(&self, budget: SendBudget, (method, masked): (Method, &str), address: &Address) -> FlowResult<()> {
+    async fn refuse_spent(
+        &self,
+        budget: SendBudget,
+        (method, masked): (Method, &str),
+        address: &Address,
+    ) -> FlowResult<()> {
         let SendBudget::Exhausted { index, until } = budget else {
             return Ok(());
         };
@@ -144,7 +156,12 @@ impl Auth {
 
     /// The decoy's stand-in for [`Self::deliver`]: the same wait, the same outcome, and an
     /// audit event that says what really happened (nothing was sent).
-    pub(super) async fn deliver_decoy(&self, challenge: &Challenge, pseudonym: &str, address: &Address) -> FlowResult<()> {
+    pub(super) async fn deliver_decoy(
+        &self,
+        challenge: &Challenge,
+        pseudonym: &str,
+        address: &Address,
+    ) -> FlowResult<()> {
         let delivered = self.decoy_delivery(challenge.method).await;
         let detail = json!({"challenge_id": challenge.id, "method": challenge.method, "destination": challenge.masked_destination, "send": challenge.sends});
         let subject = Some(decoy_subject(pseudonym));

@@ -109,7 +109,10 @@ impl Auth {
             "until_unlocked": until_unlocked,
         });
         if until_unlocked {
-            tracing::warn!(consecutive = lock.consecutive, "a record's code login is locked until an operator unlocks it");
+            tracing::warn!(
+                consecutive = lock.consecutive,
+                "a record's code login is locked until an operator unlocks it"
+            );
         }
         self.audit("lockout.record", address, subject, detail).await
     }

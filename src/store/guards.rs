@@ -18,8 +18,14 @@ pub const UNTIL_UNLOCKED: Millis = Millis::MAX;
 pub enum Reservation {
     /// The try may go ahead; `failures` and `consecutive` count it, and `locked_until`
     /// is set when it was the last one allowed.
-    Granted { failures: u32, consecutive: u32, locked_until: Option<Millis> },
-    Locked { until: Millis },
+    Granted {
+        failures: u32,
+        consecutive: u32,
+        locked_until: Option<Millis>,
+    },
+    Locked {
+        until: Millis,
+    },
 }
 
 pub struct Limit {
