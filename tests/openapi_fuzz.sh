@@ -109,6 +109,9 @@ values = ["employees"]
 [dictionaries.clients]
 values = ["fuzz-bot"]
 
+[dictionaries.scopes]
+values = ["reports.read", "reports.write"]
+
 [dictionaries.grant_types]
 values = ["client_credentials"]
 
@@ -118,6 +121,8 @@ values = ["client_credentials"]
 "path.dir" = { dictionary = "directories", probability = 0.8 }
 "query.client_id" = { dictionary = "clients", probability = 0.5 }
 "body.grant_type" = { dictionary = "grant_types", probability = 0.5 }
+"body.flows[*]" = { dictionary = "flows", probability = 0.9 }
+"body.scopes[*]" = { dictionary = "scopes", probability = 0.9 }
 
 [warnings]
 fail-on = ["validation_mismatch", "missing_auth"]

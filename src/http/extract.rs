@@ -55,7 +55,7 @@ pub struct ConversationPath {
     /// 1 to 256 printable characters (no control or format characters such as U+202E or
     /// U+FEFF, no line or paragraph separators), percent-encoded. Every `%` starts a
     /// two-hex-digit escape, and the decoded bytes are UTF-8.
-    #[param(schema_with = printable::conversation_id_schema)]
+    #[param(schema_with = printable::conversation_id_schema, required = true)]
     pub id: String,
 }
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
@@ -44,7 +44,7 @@ use crate::app::AppState;
         (name = "voice", description = "Twilio Voice webhooks, signed by Twilio"),
         (name = "playground", description = "the development playground (only with [playground] enabled)"),
     ),
-    modifiers(&SecuritySchemes, &ErrorResponses, &UniqueOperationIds),
+    modifiers(&SecuritySchemes, &ErrorResponses, &UniqueOperationIds, &PathParametersRequired),
 )]
 struct ApiDoc;
 
@@ -140,6 +140,24 @@ impl Modify for UniqueOperationIds {
                 && uses[id] > 1
             {
                 operation.operation_id = Some(format!("{id}_{method}"));
+            }
+        }
+    }
+}
+
+/// OpenAPI requires every path parameter to be required; a parameter whose schema is
+/// built by hand (`schema_with`, the conversation id) loses the flag in the derive.
+struct PathParametersRequired;
+
+impl Modify for PathParametersRequired {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (_, operation) in operations(openapi) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(parameter) = parameter
+                    && parameter.parameter_in == ParameterIn::Path
+                {
+                    parameter.required = Required::True;
+                }
             }
         }
     }
