@@ -10,7 +10,11 @@ fn registered_routes() -> BTreeMap<String, BTreeSet<String>> {
     let mut routes = BTreeMap::new();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
     for entry in std::fs::read_dir(dir).unwrap() {
-        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let path = entry.unwrap().path();
+        if !path.is_file() {
+            continue;
+        }
+        let source = std::fs::read_to_string(path).unwrap();
         for chunk in source.split(".route(").skip(1) {
             let Some(path) = chunk.trim_start().strip_prefix('"').and_then(|c| c.split('"').next()) else {
                 continue;
