@@ -9,7 +9,8 @@
 #      whose status, content type or body the document does not describe, and on the
 #      "schema validation mismatch" warning (valid data the server refuses).
 # Needs openapi-spec-validator and schemathesis (pip). OPENAPI_FUZZ_EXAMPLES (default 40)
-# bounds the examples per operation and phase, OPENAPI_FUZZ_SEED (default 1) picks them.
+# bounds the examples per operation and phase, OPENAPI_FUZZ_SEED (default 1) picks them,
+# OPENAPI_FUZZ_ARGS adds schemathesis options (e.g. --include-operation-id verify).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -150,7 +151,7 @@ echo "    schemathesis run $URL/openapi.json (at most $EXAMPLES examples per ope
     --include-tag-regex '^(conversations|dialog|oauth|admin)$' \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --max-examples "$EXAMPLES" --seed "$SEED" --workers 2 --request-timeout 10 \
-    --generation-database none --no-color
+    --generation-database none --no-color ${OPENAPI_FUZZ_ARGS:-}
 ) || status=1
 
 if [ "$status" -ne 0 ] && grep -qiE "panic|ERROR" "$DIR/serve.log"; then
