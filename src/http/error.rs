@@ -11,6 +11,22 @@ use crate::domain::clients::ClientError;
 use crate::domain::grants::GrantError;
 use crate::proxy::error::ProxyError;
 
+/// The body of every refusal, as [`ApiError::into_response`] writes it: the one error
+/// schema of `/openapi.json`.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"error": "invalid_code", "error_description": "the code is wrong", "attempts_remaining": 2}))]
+#[allow(dead_code)] // documentation only: the body is built field by field below
+pub struct ErrorBody {
+    /// The machine-readable code: `invalid_request`, `invalid_client`, `invalid_code`, ...
+    error: String,
+    /// What went wrong, for a person; never internals.
+    error_description: String,
+    /// `unknown_identifier`, `invalid_code`, `too_many_attempts`: guesses left.
+    attempts_remaining: Option<u32>,
+    /// An OTP grant refused with `invalid_grant`: the conversation step's own code.
+    reason: Option<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request itself is malformed.
