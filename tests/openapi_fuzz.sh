@@ -7,7 +7,10 @@
 #   3. runs schemathesis against the conversation, dialog, OAuth and admin operations, with
 #      the bot's Basic credentials and the admin token, and fails on any 5xx, any response
 #      whose status, content type or body the document does not describe, and on the
-#      "schema validation mismatch" warning (valid data the server refuses).
+#      "schema validation mismatch" warning (valid data the server refuses). The hooks in
+#      tests/openapi_fuzz_hooks.py keep valid requests valid where the document cannot say
+#      how: one client authentication per OAuth request, and some verify requests sent
+#      with the test code to a conversation waiting for it.
 # Needs openapi-spec-validator and schemathesis (pip). OPENAPI_FUZZ_EXAMPLES (default 40)
 # bounds the examples per operation and phase, OPENAPI_FUZZ_SEED (default 1) picks them,
 # OPENAPI_FUZZ_ARGS adds schemathesis options (e.g. --include-operation-id verify).
@@ -33,7 +36,10 @@ trap cleanup EXIT
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL="http://127.0.0.1:$PORT"
-export DOORMAN_ADMIN_TOKEN FUZZ_BOT_SECRET
+export DOORMAN_ADMIN_TOKEN FUZZ_BOT_SECRET FUZZ_URL=$URL
+# The record the hooks log in with its test code; nothing else names it.
+export FUZZ_VERIFY_IDENTIFIER=9000 FUZZ_VERIFY_CODE
+FUZZ_VERIFY_CODE=$(python3 -c 'import secrets; print(f"{secrets.randbelow(10**6):06}")')
 DOORMAN_ADMIN_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 FUZZ_BOT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 
@@ -53,6 +59,9 @@ token = "env:DOORMAN_ADMIN_TOKEN"
 
 [otp]
 resend_cooldown = "0s"
+
+[delivery.test_codes]
+"fuzz.verify@corp.example" = "$FUZZ_VERIFY_CODE"
 
 [[clients]]
 id = "fuzz-bot"
@@ -86,6 +95,7 @@ key,employee_number,name,phone,corporate_email,roles,active
 4721,4721,Ana Ruiz,+34665762878,ana.ruiz@corp.example,view_own_payroll;view_own_schedule,true
 1023,1023,Luis Gomez,+34600111223,luis.gomez@corp.example,view_own_schedule,true
 7000,7000,Mail Only,,mail.only@corp.example,view_own_payroll,true
+9000,9000,Fuzz Verify,,fuzz.verify@corp.example,view_own_payroll,true
 EOF
 
 # Known values the fuzzer mixes into what it generates, so that valid requests can
@@ -146,6 +156,7 @@ python3 -m openapi_spec_validator "$DIR/openapi.json" || status=1
 
 echo "    schemathesis run $URL/openapi.json (at most $EXAMPLES examples per operation, seed $SEED)"
 (
+  export SCHEMATHESIS_HOOKS=$PWD/tests/openapi_fuzz_hooks.py
   cd "$DIR"
   schemathesis --config-file "$DIR/schemathesis.toml" run "$URL/openapi.json" \
     --include-tag-regex '^(conversations|dialog|oauth|admin)$' \

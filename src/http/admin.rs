@@ -143,8 +143,13 @@ pub async fn delete_record(
 
 /// Lifts the record's code-login lock (a lockout, or the lifetime cap) and forgives
 /// its failed codes; audited as `lockout.unlocked`.
-#[utoipa::path(post, path = "/admin/v1/directories/{dir}/records/{key}/unlock", tag = "admin", security(("admin_token" = [])),
-    responses((status = 200, body = Unlocked), (status = 401), (status = 404)))]
+#[utoipa::path(post, path = "/admin/v1/directories/{dir}/records/{key}/unlock", tag = "admin", operation_id = "unlock_record",
+    security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name"), ("key" = String, Path, description = "the record's key: at most 128 printable characters, no `/`", pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")),
+    responses(
+        (status = 200, description = "the lock is lifted (whether or not there was one)", body = Unlocked),
+        (status = 400, description = "invalid_request: a path parameter is malformed (a bad percent-escape, not UTF-8)"),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
+        (status = 404, description = "not_found: no such directory or record")))]
 pub async fn unlock_record(
     _: Operator,
     State(app): State<Arc<AppState>>,

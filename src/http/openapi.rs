@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::routing::get;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -15,6 +16,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use super::error::ErrorBody;
 use super::{admin, conversations, messages, oauth, playground, proxy, voice, well_known};
 use crate::app::AppState;
+use crate::config::Config;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -60,8 +62,31 @@ pub fn router() -> Router<Arc<AppState>> {
 
 #[utoipa::path(get, path = "/openapi.json", tag = "public",
     responses((status = 200, description = "this document", body = Object)))]
-async fn openapi_json() -> axum::Json<&'static utoipa::openapi::OpenApi> {
-    axum::Json(document())
+async fn openapi_json(State(app): State<Arc<AppState>>) -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(served_document(&app.auth.config))
+}
+
+/// The document as this server serves it: what the configuration decides is filled in, so
+/// that a client (or a fuzzer) can tell a valid request from the document alone. Built per
+/// request: it is asked for rarely, and a server's tests run several configurations in one
+/// process.
+pub fn served_document(config: &Config) -> utoipa::openapi::OpenApi {
+    let mut openapi = document().clone();
+    if let Some(RefOr::T(Schema::Object(code))) =
+        openapi.components.as_mut().and_then(|c| c.schemas.get_mut("VerifyBody")).and_then(|body| match body {
+            RefOr::T(Schema::Object(body)) => body.properties.get_mut("code"),
+            _ => None,
+        })
+    {
+        code.pattern = Some(code_pattern(config.otp.length));
+    }
+    openapi
+}
+
+/// What `Code::parse` accepts: exactly `length` digits, with any spaces and dashes around
+/// and between them.
+pub fn code_pattern(length: u32) -> String {
+    format!("^[ -]*([0-9][ -]*){{{length}}}$")
 }
 
 struct SecuritySchemes;

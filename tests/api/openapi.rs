@@ -101,3 +101,25 @@ async fn the_document_declares_every_operation_completely() {
     }
     assert_eq!(schemas["ErrorBody"]["required"], serde_json::json!(["error", "error_description"]));
 }
+
+/// The code's schema states `[otp] length`: what the pattern accepts verifies, and a code
+/// of the default length, which the pattern refuses, is refused by the server too.
+#[tokio::test]
+async fn the_served_code_pattern_is_the_configured_length() {
+    let app = spawn_app_with(|c| c.otp.length = 8).await;
+    app.add_ana().await;
+    let document: Value = app.http.get(format!("{}/openapi.json", app.url)).send().await.unwrap().json().await.unwrap();
+    let pattern = document["components"]["schemas"]["VerifyBody"]["properties"]["code"]["pattern"].as_str().unwrap();
+    let pattern = regex::Regex::new(pattern).unwrap();
+
+    let code = app.identify_and_receive("fuzz-8", "4721").await;
+    assert_eq!(code.len(), 8);
+    assert!(!pattern.is_match(&code[..6]), "{pattern} accepts six digits");
+    let (status, body) = error_of(app.verify("fuzz-8", &code[..6]).await).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+
+    let typed = format!(" {}-{} ", &code[..4], &code[4..]);
+    assert!(pattern.is_match(&typed), "{pattern} refuses {typed:?}");
+    assert!(!pattern.is_match(&format!("{code}0")) && !pattern.is_match(&format!("{code}x")));
+    assert_eq!(app.verify("fuzz-8", &typed).await.status(), 200);
+}
