@@ -7,8 +7,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use serde_json::{Value, json};
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -50,9 +51,15 @@ use crate::config::Config;
 )]
 struct ApiDoc;
 
-/// The document, built once: it depends on nothing that changes while serving.
-pub fn document() -> &'static utoipa::openapi::OpenApi {
-    static DOCUMENT: std::sync::LazyLock<utoipa::openapi::OpenApi> = std::sync::LazyLock::new(ApiDoc::openapi);
+/// The document, built once: the generated one with what utoipa cannot express patched in
+/// (see [`patch_flattened_options`]), as JSON.
+fn document() -> &'static Value {
+    static DOCUMENT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+        let schemas = document["components"]["schemas"].clone();
+        patch_flattened_options(&mut document["components"]["schemas"], &schemas);
+        document
+    });
     &DOCUMENT
 }
 
@@ -62,7 +69,7 @@ pub fn router() -> Router<Arc<AppState>> {
 
 #[utoipa::path(get, path = "/openapi.json", tag = "public",
     responses((status = 200, description = "this document", body = Object)))]
-async fn openapi_json(State(app): State<Arc<AppState>>) -> axum::Json<utoipa::openapi::OpenApi> {
+async fn openapi_json(State(app): State<Arc<AppState>>) -> axum::Json<Value> {
     axum::Json(served_document(&app.auth.config))
 }
 
@@ -70,17 +77,12 @@ async fn openapi_json(State(app): State<Arc<AppState>>) -> axum::Json<utoipa::op
 /// that a client (or a fuzzer) can tell a valid request from the document alone. Built per
 /// request: it is asked for rarely, and a server's tests run several configurations in one
 /// process.
-pub fn served_document(config: &Config) -> utoipa::openapi::OpenApi {
-    let mut openapi = document().clone();
-    if let Some(RefOr::T(Schema::Object(code))) =
-        openapi.components.as_mut().and_then(|c| c.schemas.get_mut("VerifyBody")).and_then(|body| match body {
-            RefOr::T(Schema::Object(body)) => body.properties.get_mut("code"),
-            _ => None,
-        })
-    {
-        code.pattern = Some(code_pattern(config.otp.length));
+pub fn served_document(config: &Config) -> Value {
+    let mut document = document().clone();
+    if let Some(code) = document.pointer_mut("/components/schemas/VerifyBody/properties/code") {
+        code["pattern"] = Value::String(code_pattern(config.otp.length));
     }
-    openapi
+    document
 }
 
 /// What `Code::parse` accepts: exactly `length` digits, with any spaces and dashes around
@@ -185,6 +187,47 @@ impl Modify for PathParametersRequired {
                 }
             }
         }
+    }
+}
+
+/// A flattened `Option<T>` (the tokens of an authenticated state) comes out of the derive
+/// as `allOf: [{oneOf: [T, null]}, ...]`, which an object without T's fields never matches:
+/// the object is not null, and it lacks T's required fields. What is served instead is
+/// "all of T, or none of T's required fields" (`not` has no place in utoipa's types).
+fn patch_flattened_options(value: &mut Value, schemas: &Value) {
+    if let Some(parts) = value.get_mut("allOf").and_then(Value::as_array_mut) {
+        for part in parts {
+            let Some([Value::Object(some), Value::Object(none)]) =
+                part.get("oneOf").and_then(Value::as_array).map(Vec::as_slice)
+            else {
+                continue;
+            };
+            let Some(name) =
+                some.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/components/schemas/"))
+            else {
+                continue;
+            };
+            let Some(required) =
+                schemas[name]["required"].as_array().filter(|_| none.get("type") == Some(&json!("null")))
+            else {
+                continue;
+            };
+            let absent: Vec<Value> = required.iter().map(|field| json!({"required": [field]})).collect();
+            *part = json!({"anyOf": [some, {"not": {"anyOf": absent}}]});
+        }
+    }
+    match value {
+        Value::Object(object) => {
+            for child in object.values_mut() {
+                patch_flattened_options(child, schemas);
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                patch_flattened_options(child, schemas);
+            }
+        }
+        _ => {}
     }
 }
 

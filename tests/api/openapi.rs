@@ -100,6 +100,12 @@ async fn the_document_declares_every_operation_completely() {
         assert_eq!(schemas[schema]["properties"][property]["type"], "array", "{schema}: {}", schemas[schema]);
     }
     assert_eq!(schemas["ErrorBody"]["required"], serde_json::json!(["error", "error_description"]));
+    // An authenticated state without tokens (GET) matches: the optional flattened tokens are
+    // "all of TokenSet or none of its required fields", not "TokenSet or null".
+    let authenticated = &schemas["ConversationState"]["oneOf"][2]["allOf"];
+    let tokens = authenticated.as_array().unwrap().iter().find(|part| part["anyOf"].is_array()).unwrap();
+    assert_eq!(tokens["anyOf"][0]["$ref"], "#/components/schemas/TokenSet", "{authenticated}");
+    assert_eq!(tokens["anyOf"][1]["not"]["anyOf"][0], serde_json::json!({"required": ["access_token"]}), "{tokens}");
 }
 
 /// The code's schema states `[otp] length`: what the pattern accepts verifies, and a code
