@@ -214,11 +214,21 @@ pub struct NewClient {
     /// Letters, digits, - and _; not one declared in the configuration file.
     #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     client_id: String,
+    /// Configured flows (the served document lists them).
     #[serde(default)]
     flows: Vec<String>,
+    /// Scope names: RFC 6749 scope-tokens of at most 64 characters are documented; the
+    /// server takes any 1 to 64 bytes without white space.
     #[serde(default)]
+    #[schema(inline, value_type = Vec<ScopeToken>)]
     scopes: Vec<String>,
 }
+
+/// RFC 6749 §3.3 scope-token, at most 64 characters.
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "^[!#-\\[\\]-~]{1,64}$")]
+#[allow(dead_code)] // documentation only
+struct ScopeToken(String);
 
 #[utoipa::path(post, path = "/admin/v1/clients", tag = "admin", operation_id = "create_client",
     security(("admin_token" = [])), request_body = NewClient,

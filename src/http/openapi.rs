@@ -73,7 +73,8 @@ async fn openapi_json(State(app): State<Arc<AppState>>) -> axum::Json<Value> {
     axum::Json(served_document(&app.auth.config))
 }
 
-/// The document as this server serves it: what the configuration decides is filled in, so
+/// The document as this server serves it: what the configuration decides (the code's
+/// length, the flows a new client may name) is filled in, so
 /// that a client (or a fuzzer) can tell a valid request from the document alone. Built per
 /// request: it is asked for rarely, and a server's tests run several configurations in one
 /// process.
@@ -81,6 +82,14 @@ pub fn served_document(config: &Config) -> Value {
     let mut document = document().clone();
     if let Some(code) = document.pointer_mut("/components/schemas/VerifyBody/properties/code") {
         code["pattern"] = Value::String(code_pattern(config.otp.length));
+    }
+    if let Some(flows) = document.pointer_mut("/components/schemas/NewClient/properties/flows") {
+        let names: Vec<&str> = config.flows.iter().map(|flow| flow.name.as_str()).collect();
+        if names.is_empty() {
+            flows["maxItems"] = json!(0);
+        } else {
+            flows["items"] = json!({"type": "string", "enum": names});
+        }
     }
     document
 }

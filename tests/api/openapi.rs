@@ -106,6 +106,10 @@ async fn the_document_declares_every_operation_completely() {
     let tokens = authenticated.as_array().unwrap().iter().find(|part| part["anyOf"].is_array()).unwrap();
     assert_eq!(tokens["anyOf"][0]["$ref"], "#/components/schemas/TokenSet", "{authenticated}");
     assert_eq!(tokens["anyOf"][1]["not"]["anyOf"][0], serde_json::json!({"required": ["access_token"]}), "{tokens}");
+    // A new client may name the configured flows, and only those.
+    let flows: Vec<&str> = app.config.flows.iter().map(|f| f.name.as_str()).collect();
+    assert!(!flows.is_empty());
+    assert_eq!(schemas["NewClient"]["properties"]["flows"]["items"]["enum"], serde_json::json!(flows));
 }
 
 /// The code's schema states `[otp] length`: what the pattern accepts verifies, and a code
