@@ -22,14 +22,15 @@ use crate::store::audit::AuditFilter;
 use crate::store::records::Record;
 
 /// Bulk imports may be far larger than any other request.
-const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+pub(super) const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+pub(super) const IMPORT_ROUTE: &str = "/admin/v1/directories/{dir}/records";
 
 pub fn router() -> Router<Arc<AppState>> {
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Router::new()
         .route("/admin/v1/directories/{dir}/records/{key}", put(put_record).get(get_record).delete(delete_record))
         .route(
-            "/admin/v1/directories/{dir}/records",
+            IMPORT_ROUTE,
             post(import_records).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
         )
         .route("/admin/v1/clients", get(list_clients).post(create_client))
