@@ -7,6 +7,7 @@ mod clients;
 mod codes;
 mod conversation_flow;
 mod dialog;
+mod edge;
 mod email;
 mod evidence;
 mod helpers;
