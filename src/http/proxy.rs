@@ -66,8 +66,10 @@ async fn proxy(
     // Atomics only: no lock, no label formatting, no allocation (README, Metrics).
     let elapsed = started.elapsed();
     app.metrics.proxy.observe(response.status(), elapsed);
-    access::span(&method, access::PROXY_ROUTE, access::request_id(response.headers()))
-        .in_scope(|| access::served(response.status(), elapsed));
+    if tracing::enabled!(target: "doorman::access", tracing::Level::INFO) {
+        access::span(&method, access::PROXY_ROUTE, access::request_id(response.headers()))
+            .in_scope(|| access::served(response.status(), elapsed));
+    }
     Ok(response)
 }
 

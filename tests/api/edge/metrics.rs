@@ -72,7 +72,9 @@ async fn logins_codes_failures_and_requests_are_counted_without_identifiers() {
     assert_eq!(sample(&text, r#"doorman_verify_failures_total{reason="wrong_code"}"#), 1.0);
     let identify = r#"route="/v1/conversations/{channel}/{id}/identify",method="POST",status="200""#;
     assert_eq!(sample(&text, &format!("doorman_http_requests_total{{{identify}}}")), 2.0, "{text}");
-    assert!(text.contains(r#"doorman_http_request_duration_seconds_bucket{route="/v1/conversations/{channel}/{id}/verify",le="+Inf"} 2"#), "{text}");
+    let verify = r#"route="/v1/conversations/{channel}/{id}/verify""#;
+    assert_eq!(sample(&text, &format!("doorman_http_request_duration_seconds_count{{{verify}}}")), 2.0, "{text}");
+    assert_eq!(sample(&text, &format!(r#"doorman_http_request_duration_seconds_bucket{{le="+Inf",{verify}}}"#)), 2.0);
     assert!(text.contains(r#"doorman_db_pool_max_connections{pool="writer"}"#), "{text}");
     let labels = label_sets(&text);
     for secret in ["4721", "9999", "34600000001", "665762878", "Ana", &code, BOT.1] {
