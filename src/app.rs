@@ -71,8 +71,7 @@ impl AppState {
         let metrics = Metrics::new(&config);
         metrics.watch_pool(&store);
         let audit_log = AuditLog::start_observed(store.clone(), Some(metrics.clone()));
-        let proxy =
-            Proxy::new(&config, audit_log.clone(), edges.clock.clone(), &metrics).map_err(StartError::Setup)?;
+        let proxy = Proxy::new(&config, audit_log.clone(), edges.clock.clone(), &metrics).map_err(StartError::Setup)?;
         // A token of a session ended up to `access_ttl` ago may still be unexpired.
         store.poll_ended_sessions(edges.clock.now(), config.tokens.access_ttl).await?;
         store.follow_ended_sessions(edges.clock.clone(), config.tokens.access_ttl);

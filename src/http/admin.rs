@@ -29,10 +29,7 @@ pub fn router() -> Router<Arc<AppState>> {
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Router::new()
         .route("/admin/v1/directories/{dir}/records/{key}", put(put_record).get(get_record).delete(delete_record))
-        .route(
-            IMPORT_ROUTE,
-            post(import_records).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
-        )
+        .route(IMPORT_ROUTE, post(import_records).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
         .route("/admin/v1/clients", get(list_clients).post(create_client))
         .route("/admin/v1/clients/{id}/disable", post(disable_client))
         .route("/admin/v1/clients/{id}/rotate", post(rotate_client))

@@ -54,9 +54,7 @@ pub fn refuse_head<B>(request: &axum::http::Request<B>) -> Option<ApiError> {
 /// `uri-host [":" port]` (RFC 9112 §3.2, RFC 3986 §3.2.2): no path, query, user info
 /// or white space. Empty is allowed for a target without an authority.
 fn is_authority(host: &HeaderValue) -> bool {
-    host.as_bytes()
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(b))
+    host.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(b))
 }
 
 /// The body limits of the routes: every route takes `default` bytes but those listed.
@@ -75,11 +73,8 @@ impl BodyLimits {
 /// A `Content-Length` over the route's limit is 413 at once: the body is never read.
 /// (A body without a length is cut at the limit as it arrives, by `DefaultBodyLimit`.)
 pub async fn refuse_oversized(State(limits): State<BodyLimits>, request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let limit = limits.of(request.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
     if declared.is_some_and(|length| length > limit as u64) {
         return ApiError::PayloadTooLarge.into_response();

@@ -72,7 +72,9 @@ pub fn router(state: Arc<AppState>) -> Router {
                     access::span(request.method(), route, access::request_id(request.headers()))
                 })
                 .on_request(())
-                .on_response(|response: &Response, latency: Duration, _: &Span| access::served(response.status(), latency))
+                .on_response(|response: &Response, latency: Duration, _: &Span| {
+                    access::served(response.status(), latency)
+                })
                 .on_failure(()),
         )
         .layer(PropagateRequestIdLayer::x_request_id())

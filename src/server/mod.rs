@@ -31,7 +31,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let server = &state.auth.config.server;
     raise_fd_limit(server.max_connections);
-    let limits = ConnectionLimits::new(server.max_connections, server.max_connections_per_ip, &state.metrics.connections);
+    let limits =
+        ConnectionLimits::new(server.max_connections, server.max_connections_per_ip, &state.metrics.connections);
     let listener = listener.into_std()?;
     let (stop, stopped) = watch::channel(false);
     let main = tokio::runtime::Handle::current();

@@ -25,9 +25,5 @@ pub fn served(status: StatusCode, latency: Duration) {
 /// The `X-Request-Id` a request carries (set by the request-id layer when it came
 /// without one), if it is short text.
 pub fn request_id(headers: &HeaderMap) -> &str {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() <= MAX_REQUEST_ID_CHARS)
-        .unwrap_or("-")
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).filter(|v| v.len() <= MAX_REQUEST_ID_CHARS).unwrap_or("-")
 }

@@ -124,9 +124,9 @@ impl EncodeMetric for StatusCounters {
             let count = counter.load(Relaxed);
             if count > 0 {
                 let labels = [("status", (offset + 100).to_string())];
-                encoder.encode_family(&labels)?.encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(
-                    &count, None,
-                )?;
+                encoder
+                    .encode_family(&labels)?
+                    .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(&count, None)?;
             }
         }
         Ok(())
@@ -158,14 +158,38 @@ impl Metrics {
             registry: Registry::default(),
         };
         let m = &metrics;
-        registry.register("http_requests", "Requests by route template, method and status (the proxy's apart)", m.requests.clone());
-        registry.register("http_request_duration_seconds", "Request latency by route template", m.request_seconds.clone());
+        registry.register(
+            "http_requests",
+            "Requests by route template, method and status (the proxy's apart)",
+            m.requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Request latency by route template",
+            m.request_seconds.clone(),
+        );
         registry.register("proxy_requests", "Proxy requests by status", m.proxy.statuses.clone());
-        registry.register("proxy_request_duration_seconds", "Proxy request latency, upstream included", m.proxy.seconds.clone());
-        registry.register("proxy_upstream_duration_seconds", "Time until the upstream's response head, by service", m.upstream_seconds.clone());
-        registry.register("proxy_decisions", "Proxy decisions by service and outcome (allowed or the refusal's code)", m.proxy_decisions.clone());
+        registry.register(
+            "proxy_request_duration_seconds",
+            "Proxy request latency, upstream included",
+            m.proxy.seconds.clone(),
+        );
+        registry.register(
+            "proxy_upstream_duration_seconds",
+            "Time until the upstream's response head, by service",
+            m.upstream_seconds.clone(),
+        );
+        registry.register(
+            "proxy_decisions",
+            "Proxy decisions by service and outcome (allowed or the refusal's code)",
+            m.proxy_decisions.clone(),
+        );
         registry.register("logins", "Login steps by flow and outcome", m.logins.clone());
-        registry.register("codes", "One-time codes by delivery method and outcome (sent, failed, limited)", m.codes.clone());
+        registry.register(
+            "codes",
+            "One-time codes by delivery method and outcome (sent, failed, limited)",
+            m.codes.clone(),
+        );
         registry.register("verify_failures", "Refused codes by reason", m.verify_failures.clone());
         registry.register("lockouts", "Lockouts by what was locked (identifier or record)", m.lockouts.clone());
         registry.register("audit_events", "Committed audit events by kind", m.audit_events.clone());
@@ -176,7 +200,11 @@ impl Metrics {
             (vec![("cap", "server".to_string())], m.connections.refused_total.clone()),
             (vec![("cap", "peer".to_string())], m.connections.refused_peer.clone()),
         ]);
-        registry.register("connections_refused", "Connections closed at once for a cap (server.max_connections*)", refused);
+        registry.register(
+            "connections_refused",
+            "Connections closed at once for a cap (server.max_connections*)",
+            refused,
+        );
         Arc::new(Self { registry, ..metrics })
     }
 
@@ -194,12 +222,17 @@ impl Metrics {
     /// Counts one request of a route other than the proxy's.
     pub fn observe_request(&self, route: &str, method: &Method, status: StatusCode, elapsed: Duration) {
         let method = match *method {
-            Method::GET | Method::POST | Method::PUT | Method::DELETE | Method::PATCH | Method::HEAD | Method::OPTIONS => {
-                method.as_str()
-            }
+            Method::GET
+            | Method::POST
+            | Method::PUT
+            | Method::DELETE
+            | Method::PATCH
+            | Method::HEAD
+            | Method::OPTIONS => method.as_str(),
             _ => OTHER,
         };
-        let labels = vec![("route", route.to_string()), ("method", method.to_string()), ("status", status.as_u16().to_string())];
+        let labels =
+            vec![("route", route.to_string()), ("method", method.to_string()), ("status", status.as_u16().to_string())];
         self.requests.get_or_create(&labels).inc();
         self.request_seconds.get_or_create(&vec![("route", route.to_string())]).observe(elapsed);
     }

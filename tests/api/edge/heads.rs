@@ -41,10 +41,12 @@ async fn long_targets_and_large_heads_are_answered_in_the_error_shape() {
     let (status, body) = raw(&app, &format!("GET /{long} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).await;
     assert_eq!((status, error_code(&body).as_str()), (414, "invalid_request"));
     let many: String = (0..150).map(|i| format!("X-Filler-{i}: 1\r\n")).collect();
-    let (status, body) = raw(&app, &format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}Connection: close\r\n\r\n")).await;
+    let (status, body) =
+        raw(&app, &format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}Connection: close\r\n\r\n")).await;
     assert_eq!((status, error_code(&body).as_str()), (431, "invalid_request"));
     let big = "b".repeat(40 * 1024);
-    let (status, body) = raw(&app, &format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\nConnection: close\r\n\r\n")).await;
+    let (status, body) =
+        raw(&app, &format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\nConnection: close\r\n\r\n")).await;
     assert_eq!((status, error_code(&body).as_str()), (431, "invalid_request"));
     // The server keeps serving.
     assert_eq!(reqwest::get(format!("{}/healthz", app.url)).await.unwrap().status(), 200);
@@ -64,7 +66,9 @@ async fn a_declared_body_over_the_limit_is_refused_before_it_is_sent() {
     // The import route has its own, larger limit: the same length is not refused there.
     let mut stream = TcpStream::connect(address(&app)).await.unwrap();
     stream
-        .write_all(b"POST /admin/v1/directories/employees/records HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+        .write_all(
+            b"POST /admin/v1/directories/employees/records HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n",
+        )
         .await
         .unwrap();
     let mut buf = [0u8; 64];

@@ -50,13 +50,16 @@ pub fn error_code(body: &str) -> String {
 /// True when the server closed `stream` (or reset it) within `within`.
 pub async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     let mut buf = [0u8; 512];
-    matches!(tokio::time::timeout(within, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => continue,
+    matches!(
+        tokio::time::timeout(within, async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
             }
-        }
-    })
-    .await, Ok(()))
+        })
+        .await,
+        Ok(())
+    )
 }

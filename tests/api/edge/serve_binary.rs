@@ -71,14 +71,15 @@ async fn serve_logs_json_requests_and_drains_within_the_grace_on_sigterm() {
     let status = tokio::time::timeout(Duration::from_secs(8), child.wait()).await.expect("exits").unwrap();
     let took = signalled.elapsed();
     assert_eq!(status.code(), Some(0), "exit 0 after SIGTERM");
-    assert!(took < Duration::from_secs(5), "the busy connection was closed after the 1 s grace, not the 30 s body timeout: {took:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "the busy connection was closed after the 1 s grace, not the 30 s body timeout: {took:?}"
+    );
 
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains('\u{1b}'), "no ANSI escape in a redirected log");
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
-        .collect();
+    let lines: Vec<Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}"))).collect();
     let served: Vec<&Value> = lines.iter().filter(|l| l["message"] == "served").collect();
     let state_line = served
         .iter()

@@ -29,7 +29,10 @@ async fn thousands_of_half_open_connections_do_not_stop_real_requests() {
     let mut held = Vec::with_capacity(HALF_OPEN);
     for _ in 0..HALF_OPEN {
         let mut stream = TcpStream::connect(address(&app)).await.expect("connect");
-        stream.write_all(b"POST /v1/conversations/whatsapp/1/identify HTTP/1.1\r\nHost: x\r\nContent-Ty").await.unwrap();
+        stream
+            .write_all(b"POST /v1/conversations/whatsapp/1/identify HTTP/1.1\r\nHost: x\r\nContent-Ty")
+            .await
+            .unwrap();
         held.push(stream);
     }
     let opened = started.elapsed();
