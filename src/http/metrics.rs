@@ -19,7 +19,11 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/metrics", get(metrics))
 }
 
-async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("metrics_token" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format (served only when [metrics] enabled; 404 otherwise)", content_type = "text/plain"),
+        (status = 401, description = "invalid_token: the [metrics] token is missing or wrong")))]
+pub(super) async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let expected = app.auth.config.metrics.token.as_ref().map(|t| t.expose().as_bytes()).unwrap_or_default();
     let presented = headers
         .get(header::AUTHORIZATION)
