@@ -131,8 +131,7 @@ fn init_tracing() {
     // reqwest/lettre use aws-lc-rs and sea-orm's rustls uses ring: with both present
     // rustls cannot choose, so choose once here.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    crate::telemetry::logs::init();
 }
 
 async fn dispatch(command: Command) -> Result<(), Failure> {
@@ -177,6 +176,7 @@ async fn connect(config: &Config) -> Result<Store, Failure> {
 }
 
 async fn serve(config: &ValidConfig) -> Result<(), Failure> {
+    crate::telemetry::logs::use_format(config.log.format);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.server.listen)))?;

@@ -23,7 +23,10 @@ use crate::store::audit::AuditFilter;
 use crate::store::records::Record;
 
 /// Bulk imports may be far larger than any other request.
-const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+pub(super) const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+/// The import's route template, as registered below (spelled out there for the
+/// OpenAPI route scan; tests/api/edge/heads.rs fails if the two differ).
+pub(super) const IMPORT_ROUTE: &str = "/admin/v1/directories/{dir}/records";
 
 pub fn router() -> Router<Arc<AppState>> {
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

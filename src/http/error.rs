@@ -47,6 +47,12 @@ pub enum ApiError {
     /// 413: the body is larger than `server.max_body_bytes`.
     #[error("request body is too large")]
     PayloadTooLarge,
+    /// 414: the request target is longer than the server reads.
+    #[error("the request target is too long")]
+    UriTooLong,
+    /// 431: more header fields, or more bytes of them, than the server reads.
+    #[error("the request headers are too large")]
+    HeadersTooLarge,
     /// 415: the body is not declared as JSON.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
@@ -101,6 +107,8 @@ impl ApiError {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", none),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", none),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", none),
+            ApiError::UriTooLong => (StatusCode::URI_TOO_LONG, "invalid_request", none),
+            ApiError::HeadersTooLarge => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "invalid_request", none),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", none),
             ApiError::InvalidSignature => (StatusCode::FORBIDDEN, "invalid_signature", none),
             ApiError::Internal(_) | ApiError::Clients(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none),

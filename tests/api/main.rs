@@ -8,6 +8,7 @@ mod codes;
 mod concealment;
 mod conversation_flow;
 mod dialog;
+mod edge;
 mod email;
 mod evidence;
 mod helpers;
