@@ -70,7 +70,7 @@ impl Auth {
         let record =
             self.store.find_record(record_id).await?.filter(|r| r.active).ok_or(FlowError::NoPendingChallenge)?;
         let flow = self.config.flow(&challenge.flow).ok_or(FlowError::UnknownFlow)?;
-        let session = self.new_session(&challenge.conversation_id, address, &record, flow, true);
+        let session = self.new_session(&challenge.conversation_id, address, &record, flow, Some(challenge.method));
         if !self.store.complete_login(&challenge.id, &session).await? {
             return Err(FlowError::NoPendingChallenge);
         }

@@ -91,7 +91,7 @@ impl Proxy {
         match self.authorize(service, request.path, request.request, &caller, auth, request.peer).await {
             Ok((route, upstream_request, request_id)) => {
                 self.audit.allowed(&service.name, &route.label, &caller);
-                let mut response = self.upstreams.send(upstream_request, service.timeout).await?;
+                let mut response = self.upstreams.send(&service.name, upstream_request, service.timeout).await?;
                 headers::clean_response_headers(response.headers_mut());
                 response.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
                 Ok(response)
