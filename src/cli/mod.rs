@@ -231,13 +231,15 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
 fn load_config(arg: &ConfigArg) -> Result<ValidConfig, Failure> {
     let env = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
     let (file, source) = match (&arg.config, env) {
-        (Some(path), _) => (Some(path.clone()), "--config"),
-        (None, Some(path)) => (Some(path), CONFIG_ENV),
-        (None, None) if Path::new(DEFAULT_CONFIG).is_file() => (Some(PathBuf::from(DEFAULT_CONFIG)), "found"),
-        (None, None) => (None, "none"),
+        (Some(path), _) => (Some(path.clone()), "from --config"),
+        (None, Some(path)) => (Some(path), "from DOORMAN_CONFIG"),
+        (None, None) if Path::new(DEFAULT_CONFIG).is_file() => {
+            (Some(PathBuf::from(DEFAULT_CONFIG)), "found in the working directory")
+        }
+        (None, None) => (None, ""),
     };
     match &file {
-        Some(path) => tracing::info!(file = %path.display(), source, "configuration"),
+        Some(path) => tracing::info!("configuration: {} ({source})", path.display()),
         None => {
             NO_FILE_READ.store(true, Ordering::Relaxed);
             tracing::info!("configuration: no file ({NO_FILE_HINT})");
