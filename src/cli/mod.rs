@@ -85,6 +85,11 @@ enum Command {
         #[command(subcommand)]
         command: operate::ClientsCommand,
     },
+    /// Operate on one record (lift its code-login lock).
+    Records {
+        #[command(subcommand)]
+        command: operate::RecordsCommand,
+    },
     /// List and revoke sessions.
     Sessions {
         #[command(subcommand)]
@@ -214,6 +219,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             import::run(&config, &directory, &file, format, skip_invalid).await
         }
         Command::Clients { command } => operate::clients(command).await,
+        Command::Records { command } => operate::records(command).await,
         Command::Sessions { command } => operate::sessions(command).await,
         Command::Audit { command } => audit::run(command).await,
         Command::Demo(args) => demo::run(args).await,

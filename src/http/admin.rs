@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::config::DirectoryConfig;
 use crate::domain::admin::{Admin, AdminError, AuditRow, ClientSecret, ClientView, SessionRow, Whose, parse_time};
 use crate::domain::records::{self, ImportError, JsonRecord};
+use crate::domain::unlocking::Unlocked;
 use crate::store::audit::AuditFilter;
 use crate::store::records::Record;
 
@@ -32,6 +33,7 @@ pub fn router() -> Router<Arc<AppState>> {
             "/admin/v1/directories/{dir}/records",
             post(import_records).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
         )
+        .route("/admin/v1/directories/{dir}/records/{key}/unlock", post(unlock_record))
         .route("/admin/v1/clients", get(list_clients).post(create_client))
         .route("/admin/v1/clients/{id}/disable", post(disable_client))
         .route("/admin/v1/clients/{id}/rotate", post(rotate_client))
@@ -122,6 +124,18 @@ pub async fn delete_record(
         return Err(AdminError::NotFound(format!("no record `{dir}/{key}`")).into());
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lifts the record's code-login lock (a lockout, or the lifetime cap) and forgives
+/// its failed codes; audited as `lockout.unlocked`.
+#[utoipa::path(post, path = "/admin/v1/directories/{dir}/records/{key}/unlock", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, body = Unlocked), (status = 401), (status = 404)))]
+pub async fn unlock_record(
+    _: Operator,
+    State(app): State<Arc<AppState>>,
+    Path((dir, key)): Path<(String, String)>,
+) -> Result<axum::Json<Unlocked>, ApiError> {
+    Ok(axum::Json(admin(&app).unlock_record(&dir, &key, "admin_api").await?))
 }
 
 /// Bulk import: `text/csv` or `application/x-ndjson` (JSONL), the CLI's formats and rules.

@@ -146,7 +146,7 @@ fn flow_parts(flow: &FlowError) -> (StatusCode, &'static str, Map<String, Value>
         F::ExpiredCode => (StatusCode::UNPROCESSABLE_ENTITY, "expired_code", none),
         F::TooManyAttempts => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_attempts", extra("attempts_remaining", 0)),
         F::NoDeliveryMethod => (StatusCode::UNPROCESSABLE_ENTITY, "no_delivery_method", none),
-        F::Locked { .. } => (StatusCode::TOO_MANY_REQUESTS, "locked", none),
+        F::Locked { .. } | F::LockedUntilUnlocked => (StatusCode::TOO_MANY_REQUESTS, "locked", none),
         F::TooManySends => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
         F::ResendTooSoon { .. } => (StatusCode::TOO_MANY_REQUESTS, "resend_too_soon", none),
         F::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", none),

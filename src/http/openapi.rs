@@ -20,7 +20,7 @@ use crate::app::AppState;
         messages::message,
         voice::webhook, voice::status,
         oauth::token, oauth::introspect, oauth::revoke,
-        admin::put_record, admin::get_record, admin::delete_record, admin::import_records,
+        admin::put_record, admin::get_record, admin::delete_record, admin::import_records, admin::unlock_record,
         admin::create_client, admin::list_clients, admin::disable_client, admin::rotate_client,
         admin::list_sessions, admin::revoke_sessions, admin::revoke_session, admin::audit,
         proxy::proxy,

@@ -8,6 +8,8 @@ pub mod dialogs;
 pub mod endings;
 pub mod guards;
 pub mod records;
+pub mod samples;
+pub mod secrets;
 pub mod send_counters;
 pub mod sessions;
 pub mod tokens;
