@@ -102,7 +102,9 @@ pub async fn put_record(
 ) -> Result<axum::Json<RecordView>, ApiError> {
     let directory = directory(&app, &dir)?;
     let parsed = JsonRecord { key: Some(key.clone()), fields: body.fields, roles: body.roles, active: body.active };
-    let upsert = records::from_json(directory, parsed).map_err(AdminError::Invalid)?;
+    let rules = records::RecordRules::new(&app.auth.config, directory);
+    let upsert = records::from_json(&rules, parsed)
+        .map_err(|problems| AdminError::Invalid(records::describe_problems(&problems)))?;
     import(&app, vec![(1, upsert)]).await?;
     let record = records::find(&app.auth.store, &dir, &key).await.map_err(AdminError::from)?;
     Ok(axum::Json(record.ok_or_else(|| ApiError::Internal("record vanished".into()))?.into()))
@@ -178,14 +180,13 @@ pub async fn import_records(
     let directory = directory(&app, &dir)?;
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::InvalidRequest("the body is not UTF-8".into()))?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let rows = match content_type.split(';').next().unwrap_or("").trim() {
-        "text/csv" => records::read_csv(text, directory),
-        "application/x-ndjson" | "application/jsonl" => records::read_jsonl(text, directory),
+    let rules = records::RecordRules::new(&app.auth.config, directory);
+    let checked = match content_type.split(';').next().unwrap_or("").trim() {
+        "text/csv" => records::read_csv(text, &rules),
+        "application/x-ndjson" | "application/jsonl" => records::read_jsonl(text, &rules),
         _ => return Err(ApiError::UnsupportedMediaType),
     };
-    let rows = rows.and_then(|rows| records::check_unique_keys(&rows).map(|()| rows));
-    let rows =
-        rows.map_err(|(line, reason)| AdminError::Invalid(format!("line {line}: {reason}; nothing was imported")))?;
+    let rows = checked.all_or_nothing().map_err(|bad| AdminError::Invalid(records::describe(&bad)))?;
     let count = rows.len();
     import(&app, rows).await?;
     Ok(axum::Json(json!({"imported": count})))

@@ -115,7 +115,9 @@ impl ApiError {
             ApiError::Flow(flow) => flow_parts(flow),
             ApiError::Proxy(proxy) => (proxy_status(proxy), proxy.code(), none),
             ApiError::AdminUnauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_token", none),
-            ApiError::Admin(AdminError::Invalid(_)) => (StatusCode::BAD_REQUEST, "invalid_request", none),
+            ApiError::Admin(AdminError::Invalid(_) | AdminError::Unconfigured(_)) => {
+                (StatusCode::BAD_REQUEST, "invalid_request", none)
+            }
             ApiError::Admin(AdminError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found", none),
             ApiError::Admin(AdminError::Conflict(_)) => (StatusCode::CONFLICT, "conflict", none),
             ApiError::Admin(AdminError::Store(_) | AdminError::Hash(_)) => {
@@ -189,8 +191,8 @@ fn proxy_status(error: &ProxyError) -> StatusCode {
         P::InsufficientRole | P::ForbiddenResource => StatusCode::FORBIDDEN,
         P::UnknownService | P::NoRoute => StatusCode::NOT_FOUND,
         P::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        P::UpstreamUnavailable(_) => StatusCode::BAD_GATEWAY,
-        P::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        P::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,
+        P::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         P::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -209,9 +211,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, mut body) = self.parts();
         let fault = status.is_server_error().then(|| ServerFault::of(&self));
+        // A failing upstream is named (its message holds the service, not the cause);
+        // every other server error is described only in the log.
+        let upstream = matches!(
+            self,
+            ApiError::Proxy(ProxyError::UpstreamUnavailable { .. } | ProxyError::UpstreamTimeout { .. })
+        );
         let description = match fault {
-            Some(_) => "the server could not complete the request".to_string(),
-            None => self.to_string(),
+            Some(_) if !upstream => "the server could not complete the request".to_string(),
+            _ => self.to_string(),
         };
         body.insert("error".into(), json!(code));
         body.insert("error_description".into(), json!(description));

@@ -84,7 +84,8 @@ fn presented(headers: &HeaderMap) -> Result<Presented, ProxyError> {
     {
         return Ok(Presented::Bearer(token.trim().to_string()));
     }
-    let (client_id, secret) = basic_credentials(headers).ok_or(ProxyError::MissingCredentials)?;
+    let (client_id, secret) =
+        basic_credentials(headers).map_err(|_| ProxyError::InvalidClient)?.ok_or(ProxyError::MissingCredentials)?;
     let conversation = headers.get(CONVERSATION_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| {
         ProxyError::InvalidHeader(format!("Basic credentials need an {CONVERSATION_HEADER}: channel/id header"))
     })?;

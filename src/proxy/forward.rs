@@ -43,13 +43,19 @@ fn client() -> Client<Connector, Body> {
 }
 
 impl Upstreams {
-    pub async fn send(&self, request: Request<Body>, timeout: Duration) -> Result<Response<Body>, ProxyError> {
+    /// Sends `request` to `service`'s upstream (the name is for the error messages).
+    pub async fn send(
+        &self,
+        service: &str,
+        request: Request<Body>,
+        timeout: Duration,
+    ) -> Result<Response<Body>, ProxyError> {
         let client = CLIENT.with(Client::clone);
         match tokio::time::timeout(timeout, client.request(request)).await {
-            Err(_) => Err(ProxyError::UpstreamTimeout),
+            Err(_) => Err(ProxyError::UpstreamTimeout { service: service.to_string() }),
             Ok(Ok(response)) => Ok(response.map(|body| Body::new(TimeoutBody::new(timeout, body)))),
             Ok(Err(e)) if is_body_limit(&e) => Err(ProxyError::BodyTooLarge),
-            Ok(Err(e)) => Err(ProxyError::UpstreamUnavailable(format!("{e:?}"))),
+            Ok(Err(cause)) => Err(ProxyError::UpstreamUnavailable { service: service.to_string(), cause }),
         }
     }
 }

@@ -96,7 +96,7 @@ impl Proxy {
             Ok((route, upstream_request, request_id)) => {
                 self.audit.allowed(&service.name, &route.label, &caller);
                 let sent = std::time::Instant::now();
-                let response = self.upstreams.send(upstream_request, service.timeout).await;
+                let response = self.upstreams.send(&service.name, upstream_request, service.timeout).await;
                 service.upstream_seconds.observe(sent.elapsed());
                 let mut response = response?;
                 headers::clean_response_headers(response.headers_mut());

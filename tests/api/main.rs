@@ -3,6 +3,7 @@
 mod admin;
 mod bad_input;
 mod cli;
+mod client_auth;
 mod clients;
 mod codes;
 mod concealment;
