@@ -165,7 +165,7 @@ fn load_config(arg: &ConfigArg) -> Result<ValidConfig, Failure> {
 }
 
 async fn connect(config: &Config) -> Result<Store, Failure> {
-    let store = Store::connect(&config.database.url).await.map_err(|e| Failure::Runtime(e.to_string()))?;
+    let store = Store::connect(&config.database).await.map_err(|e| Failure::Runtime(e.to_string()))?;
     store.migrate().await.map_err(|e| Failure::Runtime(e.to_string()))?;
     Ok(store)
 }

@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::Body;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::routing::{get, post, put};
+use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -17,21 +18,16 @@ use super::extract::{Json, Operator, Query};
 use crate::app::AppState;
 use crate::config::DirectoryConfig;
 use crate::domain::admin::{Admin, AdminError, AuditRow, ClientSecret, ClientView, SessionRow, Whose, parse_time};
+use crate::domain::import_pieces::{Format, Pieces};
 use crate::domain::records::{self, ImportError, JsonRecord};
 use crate::store::audit::AuditFilter;
 use crate::store::records::Record;
-
-/// Bulk imports may be far larger than any other request.
-const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
 
 pub fn router() -> Router<Arc<AppState>> {
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Router::new()
         .route("/admin/v1/directories/{dir}/records/{key}", put(put_record).get(get_record).delete(delete_record))
-        .route(
-            "/admin/v1/directories/{dir}/records",
-            post(import_records).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
-        )
+        .route("/admin/v1/directories/{dir}/records", post(import_records))
         .route("/admin/v1/clients", get(list_clients).post(create_client))
         .route("/admin/v1/clients/{id}/disable", post(disable_client))
         .route("/admin/v1/clients/{id}/rotate", post(rotate_client))
@@ -123,37 +119,87 @@ pub async fn delete_record(
 }
 
 /// Bulk import: `text/csv` or `application/x-ndjson` (JSONL), the CLI's formats and rules.
+/// The body is read as a stream, piece by piece, and staged in short transactions.
 #[utoipa::path(post, path = "/admin/v1/directories/{dir}/records", tag = "admin", security(("admin_token" = [])),
     request_body(content = String, content_type = "text/csv"),
-    responses((status = 200, description = "{\"imported\": n}"), (status = 400, description = "a bad row; nothing was imported"), (status = 401), (status = 415)))]
+    responses((status = 200, description = "{\"imported\": n}"), (status = 400, description = "a bad row; nothing was imported"), (status = 401), (status = 413), (status = 415)))]
 pub async fn import_records(
     _: Operator,
     State(app): State<Arc<AppState>>,
     Path(dir): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<axum::Json<Value>, ApiError> {
     let directory = directory(&app, &dir)?;
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::InvalidRequest("the body is not UTF-8".into()))?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let rows = match content_type.split(';').next().unwrap_or("").trim() {
-        "text/csv" => records::read_csv(text, directory),
-        "application/x-ndjson" | "application/jsonl" => records::read_jsonl(text, directory),
+    let format = match content_type.split(';').next().unwrap_or("").trim() {
+        "text/csv" => Format::Csv,
+        "application/x-ndjson" | "application/jsonl" => Format::Jsonl,
         _ => return Err(ApiError::UnsupportedMediaType),
     };
-    let rows = rows.and_then(|rows| records::check_unique_keys(&rows).map(|()| rows));
-    let rows =
-        rows.map_err(|(line, reason)| AdminError::Invalid(format!("line {line}: {reason}; nothing was imported")))?;
-    let count = rows.len();
-    import(&app, rows).await?;
+    let max = app.auth.config.admin.max_import_bytes;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut import = records::Import::begin(&app.auth.store, &dir);
+    let staged = stage_body(body, Pieces::new(format, directory), &mut import, max).await;
+    let count = match staged {
+        Ok(count) => count,
+        Err(e) => {
+            import.abandon().await;
+            return Err(e);
+        }
+    };
+    import.finish(app.auth.clock.now(), || {}).await.map_err(import_error)?;
     Ok(axum::Json(json!({"imported": count})))
 }
 
+/// Reads the body into `import`, a piece at a time; returns how many rows it held.
+async fn stage_body(
+    mut body: Body,
+    mut pieces: Pieces<'_>,
+    import: &mut records::Import<'_>,
+    max: u64,
+) -> Result<usize, ApiError> {
+    let bad_row =
+        |(line, reason): records::RowError| AdminError::Invalid(format!("line {line}: {reason}; nothing was imported"));
+    let (mut read, mut count) = (0u64, 0);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ApiError::InvalidRequest("the body was cut off; nothing was imported".into()))?;
+        let Ok(bytes) = frame.into_data() else {
+            continue;
+        };
+        read += bytes.len() as u64;
+        if read > max {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        if let Some(rows) = pieces.feed(&bytes).map_err(bad_row)? {
+            count += rows.len();
+            import.add(rows).await.map_err(import_error)?;
+        }
+    }
+    let rows = pieces.finish().map_err(bad_row)?;
+    count += rows.len();
+    import.add(rows).await.map_err(import_error)?;
+    Ok(count)
+}
+
+/// One record (a PUT): a broken rule is the body's fault, and there is no line to name.
 async fn import(app: &AppState, rows: records::Rows) -> Result<(), ApiError> {
     records::import(&app.auth.store, &rows, app.auth.clock.now(), || {}).await.map_err(|e| match e {
-        ImportError::Row(line, reason) => AdminError::Invalid(format!("line {line}: {reason}")).into(),
-        ImportError::Store(e) => AdminError::Store(e).into(),
+        ImportError::Row(_, reason) => AdminError::Invalid(reason).into(),
+        other => import_error(other),
     })
+}
+
+fn import_error(e: ImportError) -> ApiError {
+    match e {
+        ImportError::Row(line, reason) => {
+            AdminError::Invalid(format!("line {line}: {reason}; nothing was imported")).into()
+        }
+        ImportError::Store(e) => AdminError::Store(e).into(),
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -11,6 +11,9 @@ use crate::domain::clients::ClientError;
 use crate::domain::grants::GrantError;
 use crate::proxy::error::ProxyError;
 
+/// `Retry-After` of a 503 `temporarily_unavailable` (the database did not answer), in seconds.
+const RETRY_WHEN_UNAVAILABLE: u64 = 5;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request itself is malformed.
@@ -183,9 +186,14 @@ fn flow_retry_after(flow: &FlowError) -> Option<u64> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, mut body) = self.parts();
+        let (mut status, mut code, mut body) = self.parts();
+        let unavailable = status.is_server_error() && crate::store::unavailable(&self);
+        if unavailable {
+            (status, code) = (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
+        }
         let fault = status.is_server_error().then(|| ServerFault::of(&self));
         let description = match fault {
+            Some(_) if unavailable => "the database is unavailable; try again shortly".to_string(),
             Some(_) => "the server could not complete the request".to_string(),
             None => self.to_string(),
         };
@@ -204,7 +212,7 @@ impl IntoResponse for ApiError {
         } else if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"doorman\""));
         }
-        if let Some(seconds) = self.retry_after() {
+        if let Some(seconds) = self.retry_after().or(unavailable.then_some(RETRY_WHEN_UNAVAILABLE)) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let Some(fault) = fault {

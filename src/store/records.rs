@@ -58,6 +58,10 @@ pub struct RecordUpsert {
 pub enum UpsertError {
     #[error("identifier {field} = {value} already belongs to another record")]
     IdentifierTaken { field: String, value: String },
+    #[error("key {key} already appears on line {first_line}")]
+    RepeatedKey { key: String, first_line: u64 },
+    #[error("{field} = {value} already appears on line {first_line}")]
+    RepeatedIdentifier { field: String, value: String, first_line: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -113,28 +117,6 @@ impl Store {
 
     /// Inserts or replaces one record and its identifier rows on `db` (a transaction
     /// during imports, so that a failing row leaves nothing behind).
-    /// Writes every record in one transaction: all of them, or (on the first row that
-    /// breaks a rule, returned with its line) none. Returns the ids of the records the
-    /// rows made inactive. `on_row` runs after each row (a progress bar).
-    pub async fn upsert_all<'a>(
-        &self,
-        rows: impl IntoIterator<Item = &'a (u64, RecordUpsert)>,
-        now: Millis,
-        mut on_row: impl FnMut(),
-    ) -> Result<Vec<i64>, (u64, UpsertError)> {
-        let txn = sea_orm::TransactionTrait::begin(self.db()).await.map_err(|e| (0, UpsertError::Store(e.into())))?;
-        let mut inactive = Vec::new();
-        for (line, record) in rows {
-            let id = self.upsert_record(&txn, record, now).await.map_err(|e| (*line, e))?;
-            if !record.active {
-                inactive.push(id);
-            }
-            on_row();
-        }
-        txn.commit().await.map_err(|e| (0, UpsertError::Store(e.into())))?;
-        Ok(inactive)
-    }
-
     pub async fn upsert_record(
         &self,
         db: &impl ConnectionTrait,
