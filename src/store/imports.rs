@@ -135,16 +135,19 @@ impl Store {
 
     /// The whole import against the rules a row-by-row write would enforce: the first
     /// repeated key, repeated identifier, or identifier that belongs to a record the
-    /// import does not rewrite. Reads only: it does not hold the writer.
+    /// import does not rewrite. Reads only: it does not hold the writer. Each query
+    /// walks one index once (a self-join on `line > line` would be quadratic).
     async fn check_import(&self, id: i64, directory: &str) -> Result<(), ImportFailure> {
         let first = |sql: &str, values: Vec<Value>| {
             let stmt = self.sql(sql, values);
             async move { self.reader().query_one_raw(stmt).await.map_err(store_failure) }
         };
         let repeated_key = first(
-            "SELECT b.line AS line, a.line AS first, b.key AS key FROM import_rows a
-             JOIN import_rows b ON b.import_id = a.import_id AND b.key = a.key AND b.line > a.line
-             WHERE a.import_id = $1 ORDER BY b.line, a.line LIMIT 1",
+            "SELECT b.line AS line, a.first AS first, b.key AS key FROM (
+               SELECT key, MIN(line) AS first FROM import_rows WHERE import_id = $1
+               GROUP BY key HAVING COUNT(*) > 1) a
+             JOIN import_rows b ON b.import_id = $1 AND b.key = a.key AND b.line > a.first
+             ORDER BY b.line LIMIT 1",
             vec![id.into()],
         )
         .await?;
@@ -153,10 +156,12 @@ impl Store {
             return Err((line(&row, "line")?, error));
         }
         let repeated_identifier = first(
-            "SELECT b.line AS line, a.line AS first, b.field AS field, b.value AS value FROM import_identifiers a
-             JOIN import_identifiers b ON b.import_id = a.import_id AND b.field = a.field AND b.value = a.value
-               AND b.line > a.line
-             WHERE a.import_id = $1 ORDER BY b.line, a.line LIMIT 1",
+            "SELECT b.line AS line, a.first AS first, b.field AS field, b.value AS value FROM (
+               SELECT field, value, MIN(line) AS first FROM import_identifiers WHERE import_id = $1
+               GROUP BY field, value HAVING COUNT(*) > 1) a
+             JOIN import_identifiers b ON b.import_id = $1 AND b.field = a.field AND b.value = a.value
+               AND b.line > a.first
+             ORDER BY b.line LIMIT 1",
             vec![id.into()],
         )
         .await?;
@@ -203,26 +208,19 @@ impl Store {
                 [id.into(), APPLY_BATCH.into()],
             );
             let rows = txn.query_all_raw(batch).await.map_err(store_failure)?;
-            let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            let Some(last) = rows.last() else {
                 execute(&txn, self.sql("DELETE FROM imports WHERE id = $1", [id.into()]))
                     .await
                     .map_err(store_failure)?;
                 txn.commit().await.map_err(store_failure)?;
                 return Ok(inactive);
             };
-            let (first, last) = (get::<i64>(first, "line")?, get::<i64>(last, "line")?);
-            // The identifiers this batch takes are free or held by records of this import
-            // (the check saw to that); those records get theirs when their own batch comes.
-            let release = self.sql(
-                "DELETE FROM record_identifiers WHERE directory = $1 AND EXISTS (
-                   SELECT 1 FROM import_identifiers s WHERE s.import_id = $2 AND s.line BETWEEN $3 AND $4
-                     AND s.field = record_identifiers.field AND s.value = record_identifiers.value)",
-                [directory.into(), id.into(), first.into(), last.into()],
-            );
-            execute(&txn, release).await.map_err(store_failure)?;
+            let last = get::<i64>(last, "line")?;
             for row in &rows {
                 let record = staged_record(row, directory)?;
-                let record_id = self.upsert_record(&txn, &record, now).await.map_err(|e| (0, e))?;
+                // An identifier it takes is free or held by a record of this import (the
+                // check saw to that), which gets its own when its batch comes.
+                let record_id = self.upsert_taking_over(&txn, &record, now).await.map_err(|e| (0, e))?;
                 if !record.active {
                     inactive.push(record_id);
                 }

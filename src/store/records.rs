@@ -123,6 +123,27 @@ impl Store {
         record: &RecordUpsert,
         now: Millis,
     ) -> Result<i64, UpsertError> {
+        self.upsert(db, record, now, false).await
+    }
+
+    /// [`Store::upsert_record`], but an identifier another record holds moves to this one:
+    /// for a checked import, where that other record is part of the same import.
+    pub(super) async fn upsert_taking_over(
+        &self,
+        db: &impl ConnectionTrait,
+        record: &RecordUpsert,
+        now: Millis,
+    ) -> Result<i64, UpsertError> {
+        self.upsert(db, record, now, true).await
+    }
+
+    async fn upsert(
+        &self,
+        db: &impl ConnectionTrait,
+        record: &RecordUpsert,
+        now: Millis,
+        take_over: bool,
+    ) -> Result<i64, UpsertError> {
         let stmt = self.sql(
             "INSERT INTO records (directory, key, fields, roles, active, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (directory, key) DO UPDATE SET fields = excluded.fields, roles = excluded.roles,
@@ -149,15 +170,18 @@ impl Store {
             // PostgreSQL transaction on a unique violation.
             let values: [Value; 4] =
                 [record.directory.clone().into(), field.clone().into(), value.clone().into(), id.into()];
-            let inserted = execute(
-                db,
-                self.sql(
-                    "INSERT INTO record_identifiers (directory, field, value, record_id) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (directory, field, value) DO NOTHING",
-                    values,
-                ),
-            )
-            .await?;
+            let insert = self.sql(
+                "INSERT INTO record_identifiers (directory, field, value, record_id) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (directory, field, value) DO NOTHING",
+                values.clone(),
+            );
+            let mut inserted = execute(db, insert.clone()).await?;
+            if inserted == 0 && take_over {
+                let [directory, field, value, _] = values;
+                let held = "DELETE FROM record_identifiers WHERE directory = $1 AND field = $2 AND value = $3";
+                execute(db, self.sql(held, [directory, field, value])).await?;
+                inserted = execute(db, insert).await?;
+            }
             if inserted == 0 {
                 return Err(UpsertError::IdentifierTaken { field: field.clone(), value: value.clone() });
             }
