@@ -10,6 +10,9 @@
 #   THREADS=2            wrk threads (lowered to the connection count when that is smaller)
 #   NGINX_WORKERS=auto   worker_processes of BOTH nginx instances (see below)
 #   KEEP_TMP=1           keep the temp dir (configs, logs, wrk outputs) instead of deleting it
+#   BASELINE=PATH        also bench a second doorman binary (e.g. a release build of an older
+#                        commit) in the same run, as the row "baseline", so a change is
+#                        measured before and after under the same machine conditions
 #
 # What it does, everything on 127.0.0.1 on free ports, in a temp dir removed on exit:
 #   1. installs nginx, wrk (and curl, python3) with apt-get when missing (sudo if not root),
@@ -88,6 +91,8 @@ log "cargo build --release"
 (cd "$REPO" && cargo build --release --quiet --bin doorman)
 DOORMAN=$REPO/target/release/doorman
 [[ -x $DOORMAN ]] || die "$DOORMAN was not built"
+BASELINE=${BASELINE:-}
+[[ -z $BASELINE || -x $BASELINE ]] || die "BASELINE=$BASELINE is not an executable"
 
 # --- 2. processes ---------------------------------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/doorman-bench-proxy.XXXXXX")
@@ -109,10 +114,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Three free ports, held open together so they are distinct, then released.
-read -r P_UP P_NGX P_DM < <(python3 -c '
+# Four free ports, held open together so they are distinct, then released.
+read -r P_UP P_NGX P_DM P_BASE < <(python3 -c '
 import socket
-s = [socket.socket() for _ in range(3)]
+s = [socket.socket() for _ in range(4)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*(x.getsockname()[1] for x in s))')
 
@@ -184,20 +189,26 @@ nginx_conf "$TMP/nginx" "        listen 127.0.0.1:$P_NGX;
     }"
 start_nginx nginx "$TMP/nginx" "$P_NGX"
 
-log "starting doorman on 127.0.0.1:$P_DM"
 BENCH_BOT_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
 export BENCH_BOT_SECRET RUST_LOG=warn
-CONF=$TMP/doorman.toml
+
+# start_doorman NAME BINARY PORT: a doorman with its own database and keys under
+# $TMP/NAME, one employee imported and logged in; sets NAME_PID and NAME_TOKEN.
+start_doorman() {
+local name=$1 bin=$2 port=$3 dir=$TMP/$1
+mkdir -p "$dir"
+log "starting $name ($bin) on 127.0.0.1:$port"
+local CONF=$dir/doorman.toml
 cat >"$CONF" <<EOF
 [server]
-listen = "127.0.0.1:$P_DM"
-public_url = "http://127.0.0.1:$P_DM"
+listen = "127.0.0.1:$port"
+public_url = "http://127.0.0.1:$port"
 
 [database]
-url = "sqlite://$TMP/doorman.db?mode=rwc"
+url = "sqlite://$dir/doorman.db?mode=rwc"
 
 [keys]
-dir = "$TMP/keys"
+dir = "$dir/keys"
 
 [tokens]
 access_ttl = "1h"
@@ -239,25 +250,33 @@ bind = { employee_number = "employee_number" }
 inject = "authorization"
 token = "exchange"
 EOF
-printf 'employee_number,phone,roles\n%s,%s,view_own_payroll\n' "$EMPLOYEE" "$PHONE" >"$TMP/employees.csv"
-"$DOORMAN" import employees "$TMP/employees.csv" --config "$CONF" >"$TMP/import.log" 2>&1 \
-    || { cat "$TMP/import.log" >&2; die "doorman import failed"; }
-"$DOORMAN" serve --config "$CONF" >"$TMP/doorman.log" 2>&1 &
-DOORMAN_PID=$!
-PIDS+=("$DOORMAN_PID")
-wait_http doorman "$DOORMAN_PID" "http://127.0.0.1:$P_DM/healthz" 60 "$TMP/doorman.log"
+printf 'employee_number,phone,roles\n%s,%s,view_own_payroll\n' "$EMPLOYEE" "$PHONE" >"$dir/employees.csv"
+"$bin" import employees "$dir/employees.csv" --config "$CONF" >"$dir/import.log" 2>&1 \
+    || { cat "$dir/import.log" >&2; die "$name: doorman import failed"; }
+"$bin" serve --config "$CONF" >"$dir/doorman.log" 2>&1 &
+local pid=$!
+PIDS+=("$pid")
+declare -g "${name^^}_PID=$pid"
+wait_http "$name" "$pid" "http://127.0.0.1:$port/healthz" 60 "$dir/doorman.log"
 
-log "logging in employee $EMPLOYEE (sms conversation $PHONE, test code)"
-CONV="http://127.0.0.1:$P_DM/v1/conversations/sms/${PHONE/+/%2B}"
-conv_post() {  # conv_post STEP JSON -> body on stdout, dies on non-2xx
+log "$name: logging in employee $EMPLOYEE (sms conversation $PHONE, test code)"
+local conv="http://127.0.0.1:$port/v1/conversations/sms/${PHONE/+/%2B}" step
+for step in identify:"{\"flow\":\"payroll\",\"identifier\":\"$EMPLOYEE\"}" verify:"{\"code\":\"$TEST_CODE\"}"; do
     curl -sS --max-time 30 --fail-with-body -u "bench-bot:$BENCH_BOT_SECRET" \
-        -H 'Content-Type: application/json' -d "$2" "$CONV/$1" \
-        || die "POST $CONV/$1 failed (see above)"
+        -H 'Content-Type: application/json' -d "${step#*:}" "$conv/${step%%:*}" >"$dir/${step%%:*}.json" \
+        || die "$name: POST $conv/${step%%:*} failed (see above)"
+done
+local token
+token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$dir/verify.json") \
+    || die "$name: no access_token in the verify answer: $(cat "$dir/verify.json")"
+declare -g "${name^^}_TOKEN=$token"
 }
-conv_post identify "{\"flow\":\"payroll\",\"identifier\":\"$EMPLOYEE\"}" >"$TMP/identify.json"
-conv_post verify "{\"code\":\"$TEST_CODE\"}" >"$TMP/verify.json"
-TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$TMP/verify.json") \
-    || die "no access_token in the verify answer: $(cat "$TMP/verify.json")"
+start_doorman doorman "$DOORMAN" "$P_DM"
+TOKEN=$DOORMAN_TOKEN
+URL_BASELINE= BASELINE_PID= BASELINE_TOKEN=
+if [[ -n $BASELINE ]]; then
+    start_doorman baseline "$BASELINE" "$P_BASE"
+fi
 
 # --- 3. one request on each path ------------------------------------------------------
 RESOURCE=/employees/$EMPLOYEE/payslips/$MONTH
@@ -271,7 +290,7 @@ check() {  # check NAME URL [curl args...]
     body=$(cat "$TMP/check.body" 2>/dev/null || true)
     if [[ $code != 200 || $body != '{"ok":true}' ]]; then
         echo "FAILED: $name $url answered HTTP $code: $body" >&2
-        [[ $name != doorman ]] || tail -n 20 "$TMP/doorman.log" >&2
+        [[ $name != doorman && $name != baseline ]] || tail -n 20 "$TMP/$name/doorman.log" >&2
         die "the $name path does not work; not benchmarking"
     fi
     echo "   $name  200 $body  $url"
@@ -280,6 +299,10 @@ log "checking each path once"
 check direct "$URL_DIRECT"
 check nginx "$URL_NGINX"
 check doorman "$URL_DOORMAN" -H "Authorization: Bearer $TOKEN"
+if [[ -n $BASELINE ]]; then
+    URL_BASELINE=http://127.0.0.1:$P_BASE/v1/proxy/payroll$RESOURCE
+    check baseline "$URL_BASELINE" -H "Authorization: Bearer $BASELINE_TOKEN"
+fi
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL_DOORMAN")
 [[ $code == 401 ]] || die "doorman answered $code without a token; expected 401 (is the route really guarded?)"
 
@@ -287,6 +310,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$URL_DOORMAN")
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "wrk: connections [$CONNECTIONS], ${DURATION}s per run after ${WARMUP}s warm-up (load average now $LOAD_START)"
 export URL_DIRECT URL_NGINX URL_DOORMAN TOKEN DURATION WARMUP CONNECTIONS THREADS NGINX_WORKERS
+export URL_BASELINE BASELINE_TOKEN BASELINE_PID
 export UPSTREAM_PID NGINX_PID DOORMAN_PID LOAD_BEFORE LOAD_START TMP
 export HEAD_INFO="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null | grep -q . && echo ' +uncommitted src changes' || true)"
 export NGINX_VERSION="$(nginx -v 2>&1 | sed 's/.*nginx\///')"
@@ -302,6 +326,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 TARGETS = [("direct", E["URL_DIRECT"], [], int(E["UPSTREAM_PID"])),
            ("nginx", E["URL_NGINX"], [], int(E["NGINX_PID"])),
            ("doorman", E["URL_DOORMAN"], ["-H", "Authorization: Bearer " + E["TOKEN"]], int(E["DOORMAN_PID"]))]
+if E.get("URL_BASELINE"):
+    TARGETS.append(("baseline", E["URL_BASELINE"], ["-H", "Authorization: Bearer " + E["BASELINE_TOKEN"]],
+                    int(E["BASELINE_PID"])))
 child = None
 
 def on_term(*_):
@@ -416,7 +443,7 @@ for conns in CONNS:
     rows = [(n, results.get((conns, n))) for n, *_ in TARGETS]
     if not all(r for _, r in rows):
         continue
-    d, n, m = (r for _, r in rows)
+    d, n, m = (r for _, r in rows[:3])
     print("-" * W)
     print(f"c={conns}, {min(THREADS, conns)} wrk threads")
     print(f"{'path':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99 added':>10} "
@@ -431,6 +458,11 @@ for conns in CONNS:
     print(f"doorman / nginx req/s = {f(ratio, '.2f')};  p99 added over direct: "
           f"nginx {f(None if n['p99'] is None or d['p99'] is None else n['p99'] - d['p99'], '+.2f')} ms, "
           f"doorman {f(None if m['p99'] is None or d['p99'] is None else m['p99'] - d['p99'], '+.2f')} ms")
+    if len(rows) > 3:
+        b = rows[3][1]
+        print(f"baseline / nginx req/s = {f(b['rps'] / n['rps'] if b['rps'] and n['rps'] else None, '.2f')};  "
+              f"doorman / baseline req/s = {f(m['rps'] / b['rps'] if m['rps'] and b['rps'] else None, '.3f')};  "
+              f"CPU/req doorman {f(m['us_per_req'], '.1f')} us vs baseline {f(b['us_per_req'], '.1f')} us")
 print("-" * W)
 if problems:
     print(f"PROBLEMS in {len(problems)} run(s):")
@@ -445,8 +477,10 @@ PY
 python3 "$TMP/wrkrun.py" &
 PIDS+=($!)
 wait "$!"
-kill -0 "$DOORMAN_PID" 2>/dev/null || die "doorman is no longer running (log: $TMP/doorman.log)"
-if grep -qiE 'panic|error' "$TMP/doorman.log"; then
-    echo "doorman log has errors or panics:" >&2
-    grep -iE 'panic|error' "$TMP/doorman.log" | head -n 10 >&2
-fi
+kill -0 "$DOORMAN_PID" 2>/dev/null || die "doorman is no longer running (log: $TMP/doorman/doorman.log)"
+for name in doorman ${BASELINE:+baseline}; do
+    if grep -qiE 'panic|error' "$TMP/$name/doorman.log"; then
+        echo "$name log has errors or panics:" >&2
+        grep -iE 'panic|error' "$TMP/$name/doorman.log" | head -n 10 >&2
+    fi
+done

@@ -84,6 +84,7 @@ impl AppState {
             keys: Arc::new(keys),
             deliveries,
             audit_log,
+            decoys: Default::default(),
         };
         Ok(Arc::new(Self { auth, dialogs, clients, proxy }))
     }

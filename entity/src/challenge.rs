@@ -17,11 +17,13 @@ pub struct Model {
     pub code_hash: String,
     pub attempts: i32,
     pub sends: i32,
-    /// active | consumed | dead
+    /// active | consumed | dead | exhausted | failed
     pub status: String,
     pub expires_at: i64,
     pub last_sent_at: i64,
     pub created_at: i64,
+    /// For a decoy: the pseudonym of the unknown identifier it stands for.
+    pub decoy: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

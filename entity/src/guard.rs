@@ -10,6 +10,10 @@ pub struct Model {
     pub subject: String,
     pub failures: i32,
     pub locked_until: Option<i64>,
+    /// Failures since the last success or unlock, across lockouts.
+    pub consecutive: i32,
+    /// The length of the last lockout.
+    pub lockout_ms: Option<i64>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

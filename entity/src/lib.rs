@@ -11,4 +11,5 @@ pub mod record;
 pub mod record_identifier;
 pub mod refresh_token;
 pub mod send_counter;
+pub mod server_secret;
 pub mod session;

@@ -8,6 +8,8 @@ mod m20261122_050000_sessions_ended_at;
 mod m20261201_000001_dialogs;
 mod m20261201_100000_audit_chain;
 mod m20261201_120000_import_staging;
+mod m20261201_200000_lifetime_failures;
+mod m20261201_200001_decoys;
 
 pub struct Migrator;
 
@@ -21,6 +23,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_050000_sessions_ended_at::Migration),
             Box::new(m20261201_000001_dialogs::Migration),
             Box::new(m20261201_100000_audit_chain::Migration),
+            Box::new(m20261201_200000_lifetime_failures::Migration),
+            Box::new(m20261201_200001_decoys::Migration),
             Box::new(m20261201_120000_import_staging::Migration),
         ]
     }

@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: operate::ClientsCommand,
     },
+    /// Operate on one record (lift its code-login lock).
+    Records {
+        #[command(subcommand)]
+        command: operate::RecordsCommand,
+    },
     /// List and revoke sessions.
     Sessions {
         #[command(subcommand)]
@@ -154,6 +159,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             import::run(&config, &directory, &file, format).await
         }
         Command::Clients { command } => operate::clients(command).await,
+        Command::Records { command } => operate::records(command).await,
         Command::Sessions { command } => operate::sessions(command).await,
         Command::Audit { command } => audit::run(command).await,
         Command::Demo(args) => demo::run(args).await,

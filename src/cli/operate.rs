@@ -1,4 +1,4 @@
-//! `doorman clients` and `doorman sessions`: the operator's tools, the
+//! `doorman clients`, `doorman records` and `doorman sessions`: the operator's tools, the
 //! same code as the admin API ([`Admin`]), straight on the database.
 use clap::Subcommand;
 
@@ -32,6 +32,18 @@ pub enum ClientsCommand {
     /// Give a client a new secret (printed once); the old one stops working.
     Rotate {
         name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RecordsCommand {
+    /// Lift the record's code-login lock (a lockout, or the lifetime cap of
+    /// otp.max_consecutive_failures) and forgive its failed codes.
+    Unlock {
+        directory: String,
+        key: String,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -125,6 +137,13 @@ pub async fn clients(command: ClientsCommand) -> Result<(), Failure> {
             eprintln!("The secret is shown only this once; the old one stops working within 60 s.");
         }
     }
+    Ok(())
+}
+
+pub async fn records(command: RecordsCommand) -> Result<(), Failure> {
+    let RecordsCommand::Unlock { directory, key, config } = command;
+    let unlocked = with_admin(&config, async |a| a.unlock_record(&directory, &key, "cli").await).await?;
+    print_json(&unlocked);
     Ok(())
 }
 

@@ -172,8 +172,14 @@ pub struct Otp {
     #[serde(with = "humantime_serde")]
     pub resend_cooldown: Duration,
     pub max_failures_per_record: u32,
+    /// The first lockout of a record; each following one doubles, up to `max_record_lockout`.
     #[serde(with = "humantime_serde")]
     pub record_lockout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_record_lockout: Duration,
+    /// Failed codes in a row (across lockouts) after which the record's code login stays
+    /// locked until an operator unlocks it (NIST SP 800-63B-4: at most 100).
+    pub max_consecutive_failures: u32,
     pub pepper: Option<Secret>,
     /// Language of the code message when neither the request nor the record names one.
     pub default_locale: String,
@@ -189,6 +195,8 @@ impl Default for Otp {
             resend_cooldown: Duration::from_secs(30),
             max_failures_per_record: 10,
             record_lockout: Duration::from_secs(15 * 60),
+            max_record_lockout: Duration::from_secs(24 * 3600),
+            max_consecutive_failures: 100,
             pepper: None,
             default_locale: "en".into(),
         }

@@ -37,10 +37,14 @@ impl Config {
             ("otp.max_attempts", self.otp.max_attempts),
             ("otp.max_sends", self.otp.max_sends),
             ("otp.max_failures_per_record", self.otp.max_failures_per_record),
+            ("otp.max_consecutive_failures", self.otp.max_consecutive_failures),
         ] {
             if value == 0 {
                 return Err(err(key, "must be at least 1"));
             }
+        }
+        if self.otp.max_record_lockout < self.otp.record_lockout {
+            return Err(err("otp.max_record_lockout", "must be at least otp.record_lockout"));
         }
         for (key, value) in [
             ("otp.ttl", self.otp.ttl),

@@ -60,6 +60,7 @@ fn refused(situation: &Situation, effect: &Effect, refusal: FlowError) -> Result
         F::Locked { retry_after } => {
             Said::end(Line::new("login.otp.locked").with("minutes", minutes(retry_after)), Outcome::Failed)
         }
+        F::LockedUntilUnlocked => Said::end(Line::new("login.otp.locked.until.unlocked"), Outcome::Failed),
         F::UnknownIdentifier { attempts_remaining: 0 } => {
             Said::end(Line::new("login.otp.too.many.phone.kos"), Outcome::Failed)
         }

@@ -11,7 +11,6 @@ pub struct Answer {
     /// The conversation's state object of §5 (`state`, and with `authenticated` the
     /// subject, session and token fields).
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub state: ConversationState,
     pub step: Step,
     pub replies: Vec<Reply>,

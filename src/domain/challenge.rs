@@ -14,8 +14,11 @@ pub enum ChallengeStatus {
     Consumed,
     /// Cancelled, superseded, or failed to deliver.
     Dead,
-    /// Killed by its last allowed attempt, which may still turn out to be the right code.
+    /// Killed by its last allowed attempt, which may still turn out to be the right code:
+    /// it settles as `Consumed` or `Failed` within moments.
     Exhausted,
+    /// Its last allowed attempt was a wrong code.
+    Failed,
 }
 
 impl ChallengeStatus {
@@ -25,20 +28,53 @@ impl ChallengeStatus {
             ChallengeStatus::Consumed => "consumed",
             ChallengeStatus::Dead => "dead",
             ChallengeStatus::Exhausted => "exhausted",
+            ChallengeStatus::Failed => "failed",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Active, Self::Consumed, Self::Dead, Self::Exhausted].into_iter().find(|status| status.as_str() == s)
+        [Self::Active, Self::Consumed, Self::Dead, Self::Exhausted, Self::Failed]
+            .into_iter()
+            .find(|status| status.as_str() == s)
     }
+}
+
+/// Whom a challenge would log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    Record(i64),
+    /// Nobody: the decoy of a concealed unknown identifier, named by its pseudonym.
+    Decoy(String),
+}
+
+impl Holder {
+    pub fn record_id(&self) -> Option<i64> {
+        match self {
+            Holder::Record(id) => Some(*id),
+            Holder::Decoy(_) => None,
+        }
+    }
+
+    /// The subject of its failure counter: a decoy's failures count as a record's do.
+    pub fn guard_subject(&self) -> String {
+        match self {
+            Holder::Record(id) => id.to_string(),
+            Holder::Decoy(pseudonym) => decoy_subject(pseudonym),
+        }
+    }
+}
+
+/// How a decoy is named where a record would be named (counters, the audit trail):
+/// never the identifier itself.
+pub fn decoy_subject(pseudonym: &str) -> String {
+    format!("decoy:{pseudonym}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
     pub id: String,
     pub conversation_id: String,
-    /// None for the decoy challenge of a concealed unknown identifier.
-    pub record_id: Option<i64>,
+    pub holder: Holder,
     pub flow: String,
     pub method: Method,
     pub masked_destination: String,
@@ -108,7 +144,7 @@ pub(super) mod tests {
         Challenge {
             id: "c1".into(),
             conversation_id: "conv".into(),
-            record_id: Some(7),
+            holder: Holder::Record(7),
             flow: "payroll".into(),
             method: Method::Whatsapp,
             masked_destination: "***78".into(),
@@ -125,9 +161,13 @@ pub(super) mod tests {
 
     #[test]
     fn statuses_round_trip_and_unknown_is_refused() {
-        for status in
-            [ChallengeStatus::Active, ChallengeStatus::Consumed, ChallengeStatus::Dead, ChallengeStatus::Exhausted]
-        {
+        for status in [
+            ChallengeStatus::Active,
+            ChallengeStatus::Consumed,
+            ChallengeStatus::Dead,
+            ChallengeStatus::Exhausted,
+            ChallengeStatus::Failed,
+        ] {
             assert_eq!(ChallengeStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(ChallengeStatus::parse("ACTIVE"), None);

@@ -4,10 +4,10 @@
 //! source of truth across replicas: a decision says what should happen and why a
 //! statement that changed nothing refused.
 use super::FlowError;
-use super::challenge::{Challenge, ChallengeStatus, OtpPolicy};
+use super::challenge::{Challenge, ChallengeStatus, Holder, OtpPolicy};
 use crate::clock::{Millis, seconds_until};
 
-/// What identifying a known record does when the flow needs a code.
+/// What identifying a known record (or a decoy's identifier) does when the flow needs a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdentifyDecision {
     /// The same record's code is still pending: this is a resend, under the resend
@@ -19,15 +19,13 @@ pub enum IdentifyDecision {
 
 pub fn decide_identify(
     live: Option<&Challenge>,
-    record_id: i64,
+    holder: &Holder,
     flow: &str,
     policy: &OtpPolicy,
     now: Millis,
 ) -> IdentifyDecision {
     match live {
-        Some(c) if c.record_id == Some(record_id) && c.flow == flow && c.is_pending(policy, now) => {
-            IdentifyDecision::Resend
-        }
+        Some(c) if c.holder == *holder && c.flow == flow && c.is_pending(policy, now) => IdentifyDecision::Resend,
         _ => IdentifyDecision::NewChallenge,
     }
 }
@@ -74,14 +72,18 @@ impl VerifyVerdict {
     }
 }
 
-/// Why the conditional attempt update found nothing to count, from the challenge's
-/// status and expiry read after the fact.
-pub fn why_refused(current: Option<(ChallengeStatus, Millis)>, now: Millis) -> FlowError {
-    match current {
+/// Why the conditional attempt update found nothing to count (or a right code lost the
+/// race to log in), from the challenge's status and expiry read after the fact. None
+/// while the last allowed attempt is still being judged: it may yet log in.
+pub fn why_refused(current: Option<(ChallengeStatus, Millis)>, now: Millis) -> Option<FlowError> {
+    Some(match current {
+        Some((ChallengeStatus::Exhausted, _)) => return None,
         Some((ChallengeStatus::Active, expires_at)) if expires_at <= now => FlowError::ExpiredCode,
-        Some((ChallengeStatus::Exhausted, _)) => FlowError::TooManyAttempts,
+        // Another verify of this conversation won with the right code a moment ago.
+        Some((ChallengeStatus::Consumed, _)) => FlowError::AlreadyAuthenticated,
+        Some((ChallengeStatus::Failed, _)) => FlowError::TooManyAttempts,
         _ => FlowError::NoPendingChallenge,
-    }
+    })
 }
 
 /// Whether a new code may be sent now: sends left, and the cooldown passed.
@@ -104,15 +106,19 @@ mod tests {
     #[test]
     fn identifying_the_same_record_again_while_pending_is_a_resend() {
         let live = challenge();
-        let decide = |c: Option<&Challenge>, record, flow, now| decide_identify(c, record, flow, &policy(), now);
+        let decide = |c: Option<&Challenge>, record, flow, now| {
+            decide_identify(c, &Holder::Record(record), flow, &policy(), now)
+        };
         assert_eq!(decide(Some(&live), 7, "payroll", 2_000), IdentifyDecision::Resend);
         assert_eq!(decide(Some(&live), 8, "payroll", 2_000), IdentifyDecision::NewChallenge, "another record");
         assert_eq!(decide(Some(&live), 7, "schedule", 2_000), IdentifyDecision::NewChallenge, "another flow");
         assert_eq!(decide(None, 7, "payroll", 2_000), IdentifyDecision::NewChallenge);
         let spent = Challenge { sends: 3, ..live.clone() };
         assert_eq!(decide(Some(&spent), 7, "payroll", 400_000), IdentifyDecision::NewChallenge, "nothing pending");
-        let decoy = Challenge { record_id: None, ..live };
+        let decoy = Challenge { holder: Holder::Decoy("ab12".into()), ..live };
         assert_eq!(decide(Some(&decoy), 7, "payroll", 2_000), IdentifyDecision::NewChallenge);
+        let same_decoy = decide_identify(Some(&decoy), &Holder::Decoy("ab12".into()), "payroll", &policy(), 2_000);
+        assert_eq!(same_decoy, IdentifyDecision::Resend, "a decoy's identifier again is a resend too");
     }
 
     #[test]
@@ -141,11 +147,13 @@ mod tests {
 
     #[test]
     fn a_refused_attempt_is_explained_by_what_the_row_says_now() {
-        assert!(matches!(why_refused(Some((ChallengeStatus::Active, 10)), 10), FlowError::ExpiredCode));
-        assert!(matches!(why_refused(Some((ChallengeStatus::Exhausted, 99)), 10), FlowError::TooManyAttempts));
-        assert!(matches!(why_refused(Some((ChallengeStatus::Consumed, 99)), 10), FlowError::NoPendingChallenge));
-        assert!(matches!(why_refused(Some((ChallengeStatus::Active, 99)), 10), FlowError::NoPendingChallenge));
-        assert!(matches!(why_refused(None, 10), FlowError::NoPendingChallenge));
+        let why = |status, expires_at| why_refused(Some((status, expires_at)), 10);
+        assert!(matches!(why(ChallengeStatus::Active, 10), Some(FlowError::ExpiredCode)));
+        assert!(why(ChallengeStatus::Exhausted, 99).is_none(), "the last attempt may still log in");
+        assert!(matches!(why(ChallengeStatus::Failed, 99), Some(FlowError::TooManyAttempts)));
+        assert!(matches!(why(ChallengeStatus::Consumed, 99), Some(FlowError::AlreadyAuthenticated)));
+        assert!(matches!(why(ChallengeStatus::Active, 99), Some(FlowError::NoPendingChallenge)));
+        assert!(matches!(why_refused(None, 10), Some(FlowError::NoPendingChallenge)));
     }
 
     #[test]

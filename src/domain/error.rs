@@ -30,6 +30,8 @@ pub enum FlowError {
     NoDeliveryMethod,
     #[error("too many failed attempts; try again later")]
     Locked { retry_after: u64 },
+    #[error("too many failed attempts in a row; code login stays locked until an operator unlocks it")]
+    LockedUntilUnlocked,
     #[error("no more codes can be sent for this login; identify again")]
     TooManySends,
     #[error("a new code was sent moments ago; wait before asking again")]

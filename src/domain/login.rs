@@ -2,8 +2,9 @@
 //! `resending.rs` hold the rest; `decisions.rs` the rules they apply.
 use serde_json::json;
 
-use super::challenge::Challenge;
+use super::challenge::{Challenge, Holder, decoy_subject};
 use super::decisions::{IdentifyDecision, decide_identify};
+use super::decoys::Decoy;
 use super::{
     Address, Auth, ChallengeStatus, Client, ConversationState, FlowError, FlowName, FlowResult, IDENTIFY_SCOPE,
     Identifier, Locale, OTP_SCOPE,
@@ -36,6 +37,29 @@ struct Identifying<'a> {
 struct Counted {
     failures: u32,
     locks_now: bool,
+}
+
+/// Whom a code would be sent for: a record, or the decoy of an unknown identifier.
+enum Sendee<'a> {
+    Record(&'a Record),
+    Decoy(Decoy),
+}
+
+impl Sendee<'_> {
+    fn holder(&self) -> Holder {
+        match self {
+            Sendee::Record(record) => Holder::Record(record.id),
+            Sendee::Decoy(decoy) => Holder::Decoy(decoy.pseudonym.clone()),
+        }
+    }
+
+    /// Who the audit trail names (operators only: a decoy is named as one).
+    fn subject(&self) -> String {
+        match self {
+            Sendee::Record(record) => record.subject(),
+            Sendee::Decoy(decoy) => decoy_subject(&decoy.pseudonym),
+        }
+    }
 }
 
 impl Auth {
@@ -80,7 +104,7 @@ impl Auth {
             return self.authenticate(&conversation, address, &record, flow).await;
         }
         let login = Identifying { client, flow, conversation: &conversation, address, request: &request };
-        self.send_first_code(&login, &record, now).await
+        self.send_first_code(&login, Sendee::Record(&record), now).await
     }
 
     async fn count_identify(
@@ -90,9 +114,11 @@ impl Auth {
         address: &Address,
         now: Millis,
     ) -> FlowResult<Counted> {
-        let limit = Limit { max_failures: flow.max_identify_attempts, lockout_ms: millis(flow.lockout) };
+        let limit = Limit::fixed(flow.max_identify_attempts, millis(flow.lockout));
         match self.store.reserve_try(IDENTIFY_SCOPE, conversation, &limit, now).await? {
-            Reservation::Granted { failures, locked } => Ok(Counted { failures, locks_now: locked }),
+            Reservation::Granted { failures, locked_until, .. } => {
+                Ok(Counted { failures, locks_now: locked_until.is_some() })
+            }
             Reservation::Locked { until } => {
                 self.audit("identify.locked", address, None, json!({"flow": flow.name})).await?;
                 Err(FlowError::Locked { retry_after: seconds_until(now, until) })
@@ -100,67 +126,92 @@ impl Auth {
         }
     }
 
+    /// The first code of a login, for a record or (under the same rules, in the same
+    /// steps) for a decoy.
     async fn send_first_code(
         &self,
         login: &Identifying<'_>,
-        record: &Record,
+        sendee: Sendee<'_>,
         now: Millis,
     ) -> FlowResult<ConversationState> {
         let (flow, address) = (login.flow, login.address);
-        if let Some(until) = self.store.active_lock(OTP_SCOPE, &record.id.to_string(), now).await? {
-            self.audit("identify.record_locked", address, Some(record.subject()), json!({"flow": flow.name})).await?;
-            return Err(FlowError::Locked { retry_after: seconds_until(now, until) });
+        let holder = sendee.holder();
+        if let Some(until) = self.store.active_lock(OTP_SCOPE, &holder.guard_subject(), now).await? {
+            self.audit("identify.record_locked", address, Some(sendee.subject()), json!({"flow": flow.name})).await?;
+            return Err(self.locked(now, until));
         }
         let live = self.store.live_challenge(login.conversation).await?;
-        if decide_identify(live.as_ref(), record.id, &flow.name, &self.policy(), now) == IdentifyDecision::Resend {
+        if decide_identify(live.as_ref(), &holder, &flow.name, &self.policy(), now) == IdentifyDecision::Resend {
             return self.resend(login.client, address).await;
         }
-        let candidates = match self.destinations(flow, record, login.request.method) {
+        let shown = match &sendee {
+            Sendee::Record(record) => self.destinations(flow, record, login.request.method),
+            Sendee::Decoy(decoy) => self.decoy_destination(flow, decoy, login.request.method).await.map(|to| vec![to]),
+        };
+        let candidates = match shown {
             Ok(found) => found,
             Err(e) => {
-                self.audit("code.no_delivery_method", address, Some(record.subject()), json!({"flow": flow.name}))
+                self.audit("code.no_delivery_method", address, Some(sendee.subject()), json!({"flow": flow.name}))
                     .await?;
                 return Err(e);
             }
         };
-        let code = numeric_code(self.config.otp.length);
         let first = candidates.first().ok_or(FlowError::NoDeliveryMethod)?;
-        let source = self.code_source(flow, first, &code);
-        let challenge =
-            self.new_challenge(login, Some(record.id), (first.method, first.masked()), self.hash_of(&source).await?);
-        let challenge = self.send_with_fallback(flow, challenge, record, &candidates, &code, address).await?;
+        let challenge = match sendee {
+            Sendee::Record(record) => {
+                let code = numeric_code(self.config.otp.length);
+                let source = self.code_source(flow, first, &code);
+                let hash = self.hash_of(&source).await?;
+                let challenge = self.new_challenge(login, holder, (first.method, first.masked()), hash);
+                self.send_with_fallback(flow, challenge, record, &candidates, &code, address).await?
+            }
+            Sendee::Decoy(decoy) => {
+                // The hash of a random 32-byte secret: no numeric code can ever match it,
+                // and making it costs what a real code's hash costs.
+                let hash = self.codes.hash(random_token(32)).await?;
+                let challenge = self.new_challenge(login, holder, (first.method, first.masked()), hash);
+                self.send_decoy(challenge, &decoy, address).await?
+            }
+        };
         // Seen from the moment it was sent: a 5-minute code says 300 seconds, not 301.
         Ok(self.pending_view(&challenge, challenge.last_sent_at))
     }
 
+    /// [`Self::send_with_fallback`] for a decoy: counted, stored, "sent", and gone again
+    /// if that send fails.
+    async fn send_decoy(&self, challenge: Challenge, decoy: &Decoy, address: &Address) -> FlowResult<Challenge> {
+        let shown = (challenge.method, challenge.masked_destination.as_str());
+        self.reserve_decoy_send(shown, &decoy.pseudonym, address).await?;
+        self.store.start_challenge(&challenge).await?;
+        if let Err(e) = self.deliver_decoy(&challenge, &decoy.pseudonym, address).await {
+            self.store.kill_challenge(&challenge.id).await?;
+            return Err(e);
+        }
+        Ok(challenge)
+    }
+
     /// Without `conceal_unknown` the bot learns the identifier is unknown. With it, the
-    /// reply is a decoy challenge that looks like a real one and that no code verifies.
+    /// reply is a decoy challenge that behaves like a real one and that no code verifies.
     async fn unknown_identifier(&self, login: &Identifying<'_>, failures: u32) -> FlowResult<ConversationState> {
         let (flow, conversation, address) = (login.flow, login.conversation, login.address);
-        self.audit("identify.unknown", address, None, json!({"flow": flow.name, "concealed": flow.conceal_unknown}))
-            .await?;
         if !flow.conceal_unknown {
+            self.audit("identify.unknown", address, None, json!({"flow": flow.name, "concealed": false})).await?;
             return Err(FlowError::UnknownIdentifier {
                 attempts_remaining: flow.max_identify_attempts.saturating_sub(failures),
             });
         }
+        let decoy = self.decoy(flow, login.request.identifier.as_str()).await?;
+        let detail = json!({"flow": flow.name, "concealed": true});
+        self.audit("identify.unknown", address, Some(decoy_subject(&decoy.pseudonym)), detail).await?;
         self.store.clear_tries(IDENTIFY_SCOPE, conversation).await?;
-        self.store.kill_challenges(conversation).await?;
-        // The method the person asked for, as a real challenge would show.
-        let method = login.request.method.or(flow.delivery.first().map(|t| t.method)).unwrap_or(Method::Sms);
-        // The hash of a random 32-byte secret: no numeric code can ever match it, and
-        // verifying against it costs the same as against a real code.
-        let hash = self.codes.hash(random_token(32)).await?;
-        let decoy = self.new_challenge(login, None, (method, decoy_mask(method)), hash);
-        self.store.start_challenge(&decoy).await?;
-        Ok(self.pending_view(&decoy, decoy.last_sent_at))
+        self.send_first_code(login, Sendee::Decoy(decoy), self.now()).await
     }
 
     /// A live challenge with one send, sent `to` (method, masked destination) now.
     fn new_challenge(
         &self,
         login: &Identifying<'_>,
-        record_id: Option<i64>,
+        holder: Holder,
         (method, masked_destination): (Method, String),
         code_hash: String,
     ) -> Challenge {
@@ -168,7 +219,7 @@ impl Auth {
         Challenge {
             id: random_token(16),
             conversation_id: login.conversation.to_string(),
-            record_id,
+            holder,
             flow: login.flow.name.clone(),
             method,
             masked_destination,
@@ -181,13 +232,5 @@ impl Auth {
             last_sent_at: now,
             created_at: now,
         }
-    }
-}
-
-fn decoy_mask(method: Method) -> String {
-    let digits = numeric_code(4);
-    match method {
-        Method::Email => format!("{}***@***", (b'a' + (digits.as_bytes()[0] - b'0')) as char),
-        Method::Sms | Method::Whatsapp => format!("***{}", &digits[..2]),
     }
 }

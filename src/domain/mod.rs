@@ -5,6 +5,7 @@ pub mod admin;
 pub mod challenge;
 pub mod clients;
 pub mod decisions;
+mod decoys;
 pub mod ending;
 pub mod error;
 pub mod grants;
@@ -20,6 +21,7 @@ mod sending;
 mod sessions;
 mod state;
 mod tokens;
+pub mod unlocking;
 pub mod validate;
 mod verifying;
 
@@ -36,14 +38,14 @@ pub use login::IdentifyRequest;
 pub use state::{ChallengeView, ConversationState, SessionView, SubjectView, TokenSet};
 pub use tokens::AccessClaims;
 
-use crate::clock::{Clock, Millis, millis};
+use crate::clock::{Clock, Millis, millis, seconds_until};
 use crate::config::{FlowConfig, ValidConfig};
 use crate::crypto::Hasher;
 use crate::delivery::Deliveries;
 use crate::keys::KeyRing;
 use crate::store::Store;
 use crate::store::audit::{AuditEvent, AuditLog};
-use crate::store::guards::Limit;
+use crate::store::guards::{Limit, UNTIL_UNLOCKED};
 
 pub type FlowResult<T> = Result<T, FlowError>;
 
@@ -55,11 +57,13 @@ pub struct Auth {
     pub keys: Arc<KeyRing>,
     pub deliveries: Deliveries,
     pub audit_log: AuditLog,
+    /// What concealed unknown identifiers are made to look like.
+    pub decoys: decoys::Decoys,
 }
 
 /// Guard scopes: failures per record across conversations and clients, and identify
 /// failures per conversation.
-const OTP_SCOPE: &str = "otp";
+pub(crate) const OTP_SCOPE: &str = "otp";
 const IDENTIFY_SCOPE: &str = "identify";
 
 impl Auth {
@@ -86,10 +90,23 @@ impl Auth {
         OtpPolicy::from(&self.config.otp)
     }
 
+    /// Failed codes per record: a lockout after `max_failures_per_record`, each one
+    /// twice the last, and a lock until an unlock after `max_consecutive_failures`.
     fn record_limit(&self) -> Limit {
+        let otp = &self.config.otp;
         Limit {
-            max_failures: self.config.otp.max_failures_per_record,
-            lockout_ms: millis(self.config.otp.record_lockout),
+            max_failures: otp.max_failures_per_record,
+            lockout_ms: millis(otp.record_lockout),
+            max_lockout_ms: millis(otp.max_record_lockout),
+            lifetime_failures: otp.max_consecutive_failures,
+        }
+    }
+
+    /// The refusal of a lock in force until `until`.
+    fn locked(&self, now: Millis, until: Millis) -> FlowError {
+        match until {
+            UNTIL_UNLOCKED => FlowError::LockedUntilUnlocked,
+            _ => FlowError::Locked { retry_after: seconds_until(now, until) },
         }
     }
 

@@ -5,7 +5,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::Address;
-use super::challenge::Challenge;
+use super::challenge::{Challenge, decoy_subject};
 use super::{Auth, FlowError, FlowResult};
 use crate::clock::seconds_until;
 use crate::config::FlowConfig;
@@ -42,6 +42,11 @@ const GLOBAL_BUDGET: &str = "global";
 /// The limit bucket of one destination: a hash, so the table holds no phone numbers.
 fn destination_bucket(to: &Destination) -> String {
     format!("to:{}", &hex::encode(Sha256::digest(to.address.as_bytes()))[..32])
+}
+
+/// A decoy's sends count per identifier, as a record's count per destination.
+fn decoy_bucket(pseudonym: &str) -> String {
+    format!("decoy:{pseudonym}")
 }
 
 impl Auth {
@@ -100,22 +105,72 @@ impl Auth {
         let now = self.now();
         let bucket = destination_bucket(to);
         let buckets = [(bucket.as_str(), limits.per_destination_per_hour), (GLOBAL_BUDGET, limits.global_per_hour)];
-        let SendBudget::Exhausted { index, until } = self.store.reserve_sends(&buckets, now).await? else {
+        let budget = self.store.reserve_sends(&buckets, now).await?;
+        self.refuse_spent(budget, (to.method, &to.masked()), address).await
+    }
+
+    /// A decoy's send, under the same limits: its own hourly count, and a spent global
+    /// budget refuses it as it refuses a record. It does not spend the global budget,
+    /// which pays for real messages: made-up identifiers must not starve real logins.
+    pub(super) async fn reserve_decoy_send(
+        &self,
+        shown: (Method, &str),
+        pseudonym: &str,
+        address: &Address,
+    ) -> FlowResult<()> {
+        let limits = &self.config.delivery.limits;
+        let now = self.now();
+        let budget = match self.store.send_budget_spent(GLOBAL_BUDGET, limits.global_per_hour, now).await? {
+            Some(until) => SendBudget::Exhausted { index: 1, until },
+            None => {
+                self.store.reserve_sends(&[(&decoy_bucket(pseudonym), limits.per_destination_per_hour)], now).await?
+            }
+        };
+        self.refuse_spent(budget, shown, address).await
+    }
+
+    /// Audits and returns the refusal of a spent budget (`index` 0: the destination's).
+    async fn refuse_spent(
+        &self,
+        budget: SendBudget,
+        (method, masked): (Method, &str),
+        address: &Address,
+    ) -> FlowResult<()> {
+        let SendBudget::Exhausted { index, until } = budget else {
             return Ok(());
         };
-        let retry_after = seconds_until(now, until).max(1);
+        let retry_after = seconds_until(self.now(), until).max(1);
         let (limit, error) = match index {
             0 => ("destination", FlowError::DestinationLimit { retry_after }),
             _ => ("global", FlowError::SendBudgetExhausted { retry_after }),
         };
-        tracing::warn!(limit, method = to.method.as_str(), "send refused by a delivery limit");
-        let detail = json!({"limit": limit, "method": to.method, "destination": to.masked()});
+        tracing::warn!(limit, method = method.as_str(), "send refused by a delivery limit");
+        let detail = json!({"limit": limit, "method": method, "destination": masked});
         self.audit("code.limited", address, None, detail).await?;
         Err(error)
     }
 
     pub(super) async fn release_send(&self, to: &Destination) -> FlowResult<()> {
         Ok(self.store.release_sends(&[&destination_bucket(to), GLOBAL_BUDGET], self.now()).await?)
+    }
+
+    /// The decoy's stand-in for [`Self::deliver`]: the same wait, the same outcome, and an
+    /// audit event that says what really happened (nothing was sent).
+    pub(super) async fn deliver_decoy(
+        &self,
+        challenge: &Challenge,
+        pseudonym: &str,
+        address: &Address,
+    ) -> FlowResult<()> {
+        let delivered = self.decoy_delivery(challenge.method).await;
+        let detail = json!({"challenge_id": challenge.id, "method": challenge.method, "destination": challenge.masked_destination, "send": challenge.sends});
+        let subject = Some(decoy_subject(pseudonym));
+        if delivered {
+            return self.audit("decoy.sent", address, subject, detail).await;
+        }
+        self.store.release_sends(&[&decoy_bucket(pseudonym)], self.now()).await?;
+        self.audit("decoy.send_failed", address, subject, detail).await?;
+        Err(FlowError::DeliveryFailed)
     }
 
     /// Sends the code of `challenge` to `to` (a QA test code is not sent). A failure is
@@ -132,6 +187,7 @@ impl Auth {
             .texts()
             .language([challenge.locale.as_deref(), record.field("locale")], &self.config.otp.default_locale);
         let mut detail = json!({"challenge_id": challenge.id, "method": to.method, "destination": to.masked(), "send": challenge.sends});
+        let started = std::time::Instant::now();
         let result = match source {
             CodeSource::Test(_) => {
                 detail["test_code"] = json!(true);
@@ -166,6 +222,10 @@ impl Auth {
                 self.deliveries.send(&message).await
             }
         };
+        if !matches!(source, CodeSource::Test(_)) {
+            // What a decoy's send will imitate.
+            self.decoys.delivered(to.method, started.elapsed(), result.is_ok());
+        }
         match result {
             Ok(()) => self.audit("code.sent", address, Some(record.subject()), detail).await,
             Err(e) => {
@@ -184,7 +244,7 @@ impl Auth {
     /// Whether `code` is right for `challenge`: Twilio decides for a Verify challenge,
     /// the stored hash for every other.
     pub(super) async fn code_matches(&self, challenge: &Challenge, code: String) -> FlowResult<bool> {
-        let verify_owned = match (challenge.record_id, self.config.flow(&challenge.flow)) {
+        let verify_owned = match (challenge.holder.record_id(), self.config.flow(&challenge.flow)) {
             (Some(record_id), Some(flow)) if flow.twilio_verify => {
                 let record = self.store.find_record(record_id).await?.ok_or(FlowError::NoPendingChallenge)?;
                 let to = self.destinations(flow, &record, Some(challenge.method))?.into_iter().next();

@@ -1,7 +1,7 @@
 //! The conversation state object of the HTTP API, exactly as DESIGN.md §5 shows it.
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum ConversationState {
     Unidentified,
@@ -18,7 +18,7 @@ pub enum ConversationState {
     },
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ChallengeView {
     pub id: String,
     pub method: crate::delivery::Method,
@@ -28,13 +28,13 @@ pub struct ChallengeView {
     pub sends_remaining: u32,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SubjectView {
     pub id: String,
     pub roles: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: String,
     /// Seconds of inactivity after which the session ends.
@@ -43,7 +43,7 @@ pub struct SessionView {
     pub expires_at: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct TokenSet {
     pub access_token: String,
     pub token_type: &'static str,

@@ -1,13 +1,26 @@
 //! verify: one counted attempt against the pending code, under the per-challenge and
 //! per-record limits, and the login when it is right.
+use std::time::Duration;
+
 use serde_json::json;
 
-use super::challenge::Challenge;
+use super::challenge::{Challenge, ChallengeStatus, Holder, decoy_subject};
 use super::decisions::{VerifyVerdict, decide_verify, judge_attempt, why_refused};
 use super::{Address, Auth, Client, Code, ConversationState, FlowError, FlowResult, OTP_SCOPE};
-use crate::clock::seconds_until;
+use crate::clock::Millis;
 use crate::store::challenges::AttemptOutcome;
-use crate::store::guards::Reservation;
+use crate::store::guards::{Reservation, UNTIL_UNLOCKED};
+
+/// How long a refused verify waits for a racing last attempt to be judged, and how
+/// often it looks. Judging takes a hash check (or one Twilio Verify call).
+const SETTLE_WAIT: Duration = Duration::from_secs(3);
+const SETTLE_POLL: Duration = Duration::from_millis(10);
+
+/// A failure that locked the record (or decoy): until when, after how many in a row.
+struct NewLock {
+    until: Millis,
+    consecutive: u32,
+}
 
 impl Auth {
     pub async fn verify(&self, client: &Client, address: &Address, code: &str) -> FlowResult<ConversationState> {
@@ -17,48 +30,126 @@ impl Auth {
         if self.live_session(&conversation, address, now).await?.is_some() {
             return Err(FlowError::AlreadyAuthenticated);
         }
-        let challenge = self.store.live_challenge(&conversation).await?.ok_or(FlowError::NoPendingChallenge)?;
+        let Some(challenge) = self.store.live_challenge(&conversation).await? else {
+            return Err(self.no_live_challenge(&conversation, address).await?);
+        };
         self.flow_for(client, &challenge.flow)?;
         if let Err(refusal) = decide_verify(Some(&challenge), now) {
-            self.audit("code.expired", address, None, json!({"challenge_id": challenge.id})).await?;
+            let subject = self.subject_of(&challenge.holder).await?;
+            self.audit("code.expired", address, subject, json!({"challenge_id": challenge.id})).await?;
             return Err(refusal);
         }
         let policy = self.policy();
         let attempts = match self.store.reserve_attempt(&challenge.id, policy.max_attempts, now).await? {
             AttemptOutcome::Reserved { attempts } => attempts,
-            AttemptOutcome::Refused => return Err(why_refused(self.store.challenge_status(&challenge.id).await?, now)),
+            AttemptOutcome::Refused => return Err(self.why_refused(&challenge.id).await?),
         };
-        let record_locks_now = self.count_record_try(&challenge, address).await?;
+        let subject = self.subject_of(&challenge.holder).await?;
+        let new_lock = self.count_record_try(&challenge, address, &subject).await?;
         let matches = self.code_matches(&challenge, code.into_string()).await?;
-        let verdict = judge_attempt(matches, challenge.record_id, attempts, &policy);
+        let verdict = judge_attempt(matches, challenge.holder.record_id(), attempts, &policy);
         let attempts_remaining = match verdict {
             VerifyVerdict::Login { record_id } => return self.complete_login(&challenge, record_id, address).await,
             VerifyVerdict::Wrong { attempts_remaining } => attempts_remaining,
-            VerifyVerdict::Exhausted => 0,
+            VerifyVerdict::Exhausted => {
+                self.store.settle_failed(&challenge.id).await?;
+                0
+            }
         };
         let detail = json!({"challenge_id": challenge.id, "attempts_remaining": attempts_remaining});
-        self.audit("code.failed", address, None, detail).await?;
-        if record_locks_now {
-            let detail = json!({"lockout_seconds": self.config.otp.record_lockout.as_secs()});
-            self.audit("lockout.record", address, None, detail).await?;
+        self.audit("code.failed", address, subject.clone(), detail).await?;
+        if let Some(lock) = new_lock {
+            self.audit_lockout(address, subject, &lock, now).await?;
         }
         Err(verdict.refusal().unwrap_or(FlowError::TooManyAttempts))
     }
 
-    /// Counts the attempt against the record (across codes, conversations and clients);
-    /// true if this attempt locks it. A decoy has no record to count against.
-    async fn count_record_try(&self, challenge: &Challenge, address: &Address) -> FlowResult<bool> {
-        let Some(record_id) = challenge.record_id else {
-            return Ok(false);
-        };
+    /// Who the audit trail names for a challenge: the record's subject, or the decoy's
+    /// pseudonym. (The audit trail is for operators; the API never shows either.)
+    async fn subject_of(&self, holder: &Holder) -> FlowResult<Option<String>> {
+        Ok(match holder {
+            Holder::Record(id) => self.store.find_record(*id).await?.map(|r| r.subject()),
+            Holder::Decoy(pseudonym) => Some(decoy_subject(pseudonym)),
+        })
+    }
+
+    /// Counts the attempt against the record (across codes, conversations and clients),
+    /// or against a decoy's identifier as if it were one; the lock it set, if it did.
+    async fn count_record_try(
+        &self,
+        challenge: &Challenge,
+        address: &Address,
+        subject: &Option<String>,
+    ) -> FlowResult<Option<NewLock>> {
         let now = self.now();
-        match self.store.reserve_try(OTP_SCOPE, &record_id.to_string(), &self.record_limit(), now).await? {
-            Reservation::Granted { locked, .. } => Ok(locked),
+        let guarded = challenge.holder.guard_subject();
+        match self.store.reserve_try(OTP_SCOPE, &guarded, &self.record_limit(), now).await? {
+            Reservation::Granted { consecutive, locked_until, .. } => {
+                Ok(locked_until.map(|until| NewLock { until, consecutive }))
+            }
             Reservation::Locked { until } => {
-                self.audit("code.locked", address, None, json!({"challenge_id": challenge.id})).await?;
-                Err(FlowError::Locked { retry_after: seconds_until(now, until) })
+                self.audit("code.locked", address, subject.clone(), json!({"challenge_id": challenge.id})).await?;
+                Err(self.locked(now, until))
             }
         }
+    }
+
+    async fn audit_lockout(
+        &self,
+        address: &Address,
+        subject: Option<String>,
+        lock: &NewLock,
+        now: Millis,
+    ) -> FlowResult<()> {
+        let until_unlocked = lock.until == UNTIL_UNLOCKED;
+        let lockout_seconds = (!until_unlocked).then(|| (lock.until - now) / 1000);
+        let detail = json!({
+            "lockout_seconds": lockout_seconds,
+            "consecutive_failures": lock.consecutive,
+            "until_unlocked": until_unlocked,
+        });
+        if until_unlocked {
+            tracing::warn!(
+                consecutive = lock.consecutive,
+                "a record's code login is locked until an operator unlocks it"
+            );
+        }
+        self.audit("lockout.record", address, subject, detail).await
+    }
+
+    /// Why a verify found nothing to count, or lost the right code to a racing verify,
+    /// told by what the challenge becomes. A last allowed attempt still being judged may
+    /// yet log the conversation in, so the answer waits (briefly) for it to settle:
+    /// a loser carrying the right code hears `already_authenticated`, not "identify again".
+    async fn why_refused(&self, challenge_id: &str) -> FlowResult<FlowError> {
+        let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+        loop {
+            let now = self.now();
+            if let Some(refusal) = why_refused(self.store.challenge_status(challenge_id).await?, now) {
+                return Ok(refusal);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(FlowError::TooManyAttempts);
+            }
+            tokio::time::sleep(SETTLE_POLL).await;
+        }
+    }
+
+    /// Nothing to verify: perhaps because a racing verify with the right code has just
+    /// used the challenge up (or is judging its last attempt), and then the truth is
+    /// that the conversation is authenticated.
+    async fn no_live_challenge(&self, conversation: &str, address: &Address) -> FlowResult<FlowError> {
+        let Some((id, status)) = self.store.latest_challenge(conversation).await? else {
+            return Ok(FlowError::NoPendingChallenge);
+        };
+        if !matches!(status, ChallengeStatus::Exhausted | ChallengeStatus::Consumed) {
+            return Ok(FlowError::NoPendingChallenge);
+        }
+        self.why_refused(&id).await?;
+        Ok(match self.live_session(conversation, address, self.now()).await? {
+            Some(_) => FlowError::AlreadyAuthenticated,
+            None => FlowError::NoPendingChallenge,
+        })
     }
 
     async fn complete_login(
@@ -67,12 +158,14 @@ impl Auth {
         record_id: i64,
         address: &Address,
     ) -> FlowResult<ConversationState> {
-        let record =
-            self.store.find_record(record_id).await?.filter(|r| r.active).ok_or(FlowError::NoPendingChallenge)?;
+        let Some(record) = self.store.find_record(record_id).await?.filter(|r| r.active) else {
+            self.store.settle_failed(&challenge.id).await?;
+            return Err(FlowError::NoPendingChallenge);
+        };
         let flow = self.config.flow(&challenge.flow).ok_or(FlowError::UnknownFlow)?;
         let session = self.new_session(&challenge.conversation_id, address, &record, flow, true);
         if !self.store.complete_login(&challenge.id, &session).await? {
-            return Err(FlowError::NoPendingChallenge);
+            return Err(self.why_refused(&challenge.id).await?);
         }
         self.store.clear_tries(OTP_SCOPE, &record.id.to_string()).await?;
         self.finish_authentication(session, &record, address).await

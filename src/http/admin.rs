@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::routing::{get, post, put};
 use http_body_util::BodyExt;
@@ -14,12 +14,13 @@ use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::error::ApiError;
-use super::extract::{Json, Operator, Query};
+use super::extract::{Json, Operator, Path, Query};
 use crate::app::AppState;
 use crate::config::DirectoryConfig;
 use crate::domain::admin::{Admin, AdminError, AuditRow, ClientSecret, ClientView, SessionRow, Whose, parse_time};
 use crate::domain::import_pieces::{Format, Pieces};
 use crate::domain::records::{self, ImportError, JsonRecord};
+use crate::domain::unlocking::Unlocked;
 use crate::store::audit::AuditFilter;
 use crate::store::records::Record;
 
@@ -28,6 +29,7 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/admin/v1/directories/{dir}/records/{key}", put(put_record).get(get_record).delete(delete_record))
         .route("/admin/v1/directories/{dir}/records", post(import_records))
+        .route("/admin/v1/directories/{dir}/records/{key}/unlock", post(unlock_record))
         .route("/admin/v1/clients", get(list_clients).post(create_client))
         .route("/admin/v1/clients/{id}/disable", post(disable_client))
         .route("/admin/v1/clients/{id}/rotate", post(rotate_client))
@@ -76,8 +78,15 @@ fn yes() -> bool {
     true
 }
 
-#[utoipa::path(put, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", security(("admin_token" = [])), request_body = RecordBody,
-    responses((status = 200, body = RecordView), (status = 400), (status = 401), (status = 404)))]
+#[utoipa::path(put, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", operation_id = "put_record",
+    security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name"), ("key" = String, Path, description = "the record's key: at most 128 printable characters, no `/`", pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")), request_body = RecordBody,
+    responses(
+        (status = 200, description = "the record as stored", body = RecordView),
+        (status = 400, description = "invalid_request: a malformed body, a bad key or field, an identifier that belongs to another record"),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
+        (status = 404, description = "not_found: no such directory"),
+        (status = 413, description = "invalid_request: the body is larger than server.max_body_bytes"),
+        (status = 415, description = "invalid_request: the body is not declared as application/json")))]
 pub async fn put_record(
     _: Operator,
     State(app): State<Arc<AppState>>,
@@ -92,8 +101,13 @@ pub async fn put_record(
     Ok(axum::Json(record.ok_or_else(|| ApiError::Internal("record vanished".into()))?.into()))
 }
 
-#[utoipa::path(get, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", security(("admin_token" = [])),
-    responses((status = 200, body = RecordView), (status = 401), (status = 404)))]
+#[utoipa::path(get, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", operation_id = "get_record",
+    security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name"), ("key" = String, Path, description = "the record's key: at most 128 printable characters, no `/`", pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")),
+    responses(
+        (status = 200, description = "the record, active or not", body = RecordView),
+        (status = 400, description = "invalid_request: a path parameter is malformed (a bad percent-escape, not UTF-8)"),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
+        (status = 404, description = "not_found: no such directory or record")))]
 pub async fn get_record(
     _: Operator,
     State(app): State<Arc<AppState>>,
@@ -104,8 +118,13 @@ pub async fn get_record(
     Ok(axum::Json(record.ok_or_else(|| AdminError::NotFound(format!("no record `{dir}/{key}`")))?.into()))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", security(("admin_token" = [])),
-    responses((status = 204, description = "deleted; its sessions ended"), (status = 401), (status = 404)))]
+#[utoipa::path(delete, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", operation_id = "delete_record",
+    security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name"), ("key" = String, Path, description = "the record's key: at most 128 printable characters, no `/`", pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")),
+    responses(
+        (status = 204, description = "deleted; its sessions ended"),
+        (status = 400, description = "invalid_request: a path parameter is malformed (a bad percent-escape, not UTF-8)"),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
+        (status = 404, description = "not_found: no such directory or record")))]
 pub async fn delete_record(
     _: Operator,
     State(app): State<Arc<AppState>>,
@@ -118,11 +137,30 @@ pub async fn delete_record(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Lifts the record's code-login lock (a lockout, or the lifetime cap) and forgives
+/// its failed codes; audited as `lockout.unlocked`.
+#[utoipa::path(post, path = "/admin/v1/directories/{dir}/records/{key}/unlock", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, body = Unlocked), (status = 401), (status = 404)))]
+pub async fn unlock_record(
+    _: Operator,
+    State(app): State<Arc<AppState>>,
+    Path((dir, key)): Path<(String, String)>,
+) -> Result<axum::Json<Unlocked>, ApiError> {
+    Ok(axum::Json(admin(&app).unlock_record(&dir, &key, "admin_api").await?))
+}
+
 /// Bulk import: `text/csv` or `application/x-ndjson` (JSONL), the CLI's formats and rules.
-/// The body is read as a stream, piece by piece, and staged in short transactions.
-#[utoipa::path(post, path = "/admin/v1/directories/{dir}/records", tag = "admin", security(("admin_token" = [])),
-    request_body(content = String, content_type = "text/csv"),
-    responses((status = 200, description = "{\"imported\": n}"), (status = 400, description = "a bad row; nothing was imported"), (status = 401), (status = 413), (status = 415)))]
+#[utoipa::path(post, path = "/admin/v1/directories/{dir}/records", tag = "admin", operation_id = "import_records",
+    security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name")),
+    request_body(description = "the rows, with the CLI's formats and rules: CSV with a header line, or one JSON record per line; read as a stream and staged in short transactions",
+        content((String = "text/csv"), (String = "application/x-ndjson"), (String = "application/jsonl"))),
+    responses(
+        (status = 200, description = "every row was imported", body = Imported),
+        (status = 400, description = "invalid_request: a bad row (its line named), a body that is not UTF-8 or cut off; nothing was imported"),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
+        (status = 404, description = "not_found: no such directory"),
+        (status = 413, description = "invalid_request: the body is larger than [admin] max_import_bytes"),
+        (status = 415, description = "invalid_request: the body is neither text/csv nor application/x-ndjson")))]
 pub async fn import_records(
     _: Operator,
     State(app): State<Arc<AppState>>,
@@ -202,9 +240,19 @@ fn import_error(e: ImportError) -> ApiError {
     }
 }
 
+/// What `POST /admin/v1/directories/{dir}/records` answers.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handler writes the same object with json!
+pub struct Imported {
+    /// How many rows were written.
+    imported: usize,
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
+    /// Letters, digits, - and _; not one declared in the configuration file.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     client_id: String,
     #[serde(default)]
     flows: Vec<String>,
@@ -212,8 +260,15 @@ pub struct NewClient {
     scopes: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/admin/v1/clients", tag = "admin", security(("admin_token" = [])), request_body = NewClient,
-    responses((status = 201, body = ClientSecret, description = "the secret is shown this once"), (status = 400), (status = 401), (status = 409)))]
+#[utoipa::path(post, path = "/admin/v1/clients", tag = "admin", operation_id = "create_client",
+    security(("admin_token" = [])), request_body = NewClient,
+    responses(
+        (status = 201, description = "the secret is shown this once", body = ClientSecret),
+        (status = 400, description = "invalid_request: a malformed body, a bad client id, an unknown flow, a bad scope"),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
+        (status = 409, description = "conflict: the client exists, or is declared in the configuration file"),
+        (status = 413, description = "invalid_request: the body is larger than server.max_body_bytes"),
+        (status = 415, description = "invalid_request: the body is not declared as application/json")))]
 pub async fn create_client(
     _: Operator,
     State(app): State<Arc<AppState>>,
@@ -223,13 +278,26 @@ pub async fn create_client(
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
-#[utoipa::path(get, path = "/admin/v1/clients", tag = "admin", security(("admin_token" = [])), responses((status = 200, body = Vec<ClientView>), (status = 401)))]
-pub async fn list_clients(_: Operator, State(app): State<Arc<AppState>>) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(json!({"clients": admin(&app).list_clients().await?})))
+/// Every bot client, configured or created here.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ClientList {
+    clients: Vec<ClientView>,
 }
 
-#[utoipa::path(post, path = "/admin/v1/clients/{id}/disable", tag = "admin", security(("admin_token" = [])),
-    responses((status = 204, description = "disabled; its sessions ended"), (status = 401), (status = 404), (status = 409)))]
+#[utoipa::path(get, path = "/admin/v1/clients", tag = "admin", operation_id = "list_clients", security(("admin_token" = [])),
+    responses((status = 200, description = "every client, without secrets", body = ClientList), (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)")))]
+pub async fn list_clients(_: Operator, State(app): State<Arc<AppState>>) -> Result<axum::Json<ClientList>, ApiError> {
+    Ok(axum::Json(ClientList { clients: admin(&app).list_clients().await? }))
+}
+
+#[utoipa::path(post, path = "/admin/v1/clients/{id}/disable", tag = "admin", operation_id = "disable_client",
+    security(("admin_token" = [])), params(("id" = String, Path, description = "a client id: letters, digits, - and _", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    responses(
+        (status = 204, description = "disabled; its sessions ended"),
+        (status = 400, description = "invalid_request: a path parameter is malformed (a bad percent-escape, not UTF-8)"),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
+        (status = 404, description = "not_found: no such client"),
+        (status = 409, description = "conflict: the client is declared in the configuration file")))]
 pub async fn disable_client(
     _: Operator,
     State(app): State<Arc<AppState>>,
@@ -240,8 +308,14 @@ pub async fn disable_client(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/admin/v1/clients/{id}/rotate", tag = "admin", security(("admin_token" = [])),
-    responses((status = 200, body = ClientSecret, description = "the new secret, shown this once"), (status = 401), (status = 404), (status = 409)))]
+#[utoipa::path(post, path = "/admin/v1/clients/{id}/rotate", tag = "admin", operation_id = "rotate_client",
+    security(("admin_token" = [])), params(("id" = String, Path, description = "a client id: letters, digits, - and _", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    responses(
+        (status = 200, description = "the new secret, shown this once", body = ClientSecret),
+        (status = 400, description = "invalid_request: a path parameter is malformed (a bad percent-escape, not UTF-8)"),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
+        (status = 404, description = "not_found: no such client"),
+        (status = 409, description = "conflict: the client is declared in the configuration file")))]
 pub async fn rotate_client(
     _: Operator,
     State(app): State<Arc<AppState>>,
@@ -252,12 +326,16 @@ pub async fn rotate_client(
     Ok(axum::Json(rotated))
 }
 
+/// Whose sessions: exactly one of `subject` and `client_id`.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SessionQuery {
-    /// `directory/key`
+    /// A person, `directory/key`.
     subject: Option<String>,
+    /// A bot client.
     client_id: Option<String>,
+    /// Ended sessions too (listing only).
     #[serde(default)]
     include_ended: bool,
 }
@@ -268,29 +346,56 @@ impl SessionQuery {
     }
 }
 
-#[utoipa::path(get, path = "/admin/v1/sessions", tag = "admin", security(("admin_token" = [])), params(SessionQuery),
-    responses((status = 200, body = Vec<SessionRow>), (status = 400), (status = 401), (status = 404)))]
+/// Sessions, newest first (at most 1000).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionList {
+    sessions: Vec<SessionRow>,
+}
+
+#[utoipa::path(get, path = "/admin/v1/sessions", tag = "admin", operation_id = "list_sessions",
+    security(("admin_token" = [])), params(SessionQuery),
+    responses(
+        (status = 200, description = "the sessions of the subject or client", body = SessionList),
+        (status = 400, description = "invalid_request: not exactly one of subject and client_id, a subject that is not directory/key, an unknown parameter"),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
+        (status = 404, description = "not_found: no such record")))]
 pub async fn list_sessions(
     _: Operator,
     State(app): State<Arc<AppState>>,
     Query(query): Query<SessionQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<SessionList>, ApiError> {
     let sessions = admin(&app).list_sessions(query.whose(), query.include_ended).await?;
-    Ok(axum::Json(json!({"sessions": sessions})))
+    Ok(axum::Json(SessionList { sessions }))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/sessions", tag = "admin", security(("admin_token" = [])), params(SessionQuery),
-    responses((status = 200, description = "{\"revoked\": n}"), (status = 400), (status = 401), (status = 404)))]
+/// How many open sessions were ended.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RevokedSessions {
+    revoked: usize,
+}
+
+#[utoipa::path(delete, path = "/admin/v1/sessions", tag = "admin", operation_id = "revoke_sessions",
+    security(("admin_token" = [])), params(SessionQuery),
+    responses(
+        (status = 200, description = "every open session of the subject or client ended", body = RevokedSessions),
+        (status = 400, description = "invalid_request: not exactly one of subject and client_id, a subject that is not directory/key, an unknown parameter"),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
+        (status = 404, description = "not_found: no such record")))]
 pub async fn revoke_sessions(
     _: Operator,
     State(app): State<Arc<AppState>>,
     Query(query): Query<SessionQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(json!({"revoked": admin(&app).revoke_sessions(query.whose()).await?})))
+) -> Result<axum::Json<RevokedSessions>, ApiError> {
+    Ok(axum::Json(RevokedSessions { revoked: admin(&app).revoke_sessions(query.whose()).await? }))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/sessions/{id}", tag = "admin", security(("admin_token" = [])),
-    responses((status = 204), (status = 401), (status = 404)))]
+#[utoipa::path(delete, path = "/admin/v1/sessions/{id}", tag = "admin", operation_id = "revoke_session",
+    security(("admin_token" = [])), params(("id" = String, Path, description = "a session id (the `sid` claim)")),
+    responses(
+        (status = 204, description = "the session ended"),
+        (status = 400, description = "invalid_request: a path parameter is malformed (a bad percent-escape, not UTF-8)"),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
+        (status = 404, description = "not_found: no open session with this id")))]
 pub async fn revoke_session(
     _: Operator,
     State(app): State<Arc<AppState>>,
@@ -301,10 +406,14 @@ pub async fn revoke_session(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
+    /// Events of a person, `directory/key`.
     subject: Option<String>,
+    /// Events of a bot client.
     client_id: Option<String>,
+    /// Events of one kind, e.g. `code.failed`.
     kind: Option<String>,
     /// RFC 3339; events at or after.
     since: Option<String>,
@@ -312,17 +421,28 @@ pub struct AuditQuery {
     until: Option<String>,
     /// Paging: the `next_before` of the previous page.
     before: Option<i64>,
-    /// Page size, 1 to 500 (default 100).
+    /// Page size, 1 to 500 (default 100); smaller is 1, larger is 500.
     limit: Option<u64>,
 }
 
-#[utoipa::path(get, path = "/admin/v1/audit", tag = "admin", security(("admin_token" = [])), params(AuditQuery),
-    responses((status = 200, body = Vec<AuditRow>, description = "{\"events\": [...], \"next_before\": id or null}, newest first"), (status = 400), (status = 401)))]
+/// One page of the audit trail, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    events: Vec<AuditRow>,
+    /// The `before` of the next page; null on the last one.
+    next_before: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/admin/v1/audit", tag = "admin", operation_id = "audit", security(("admin_token" = [])), params(AuditQuery),
+    responses(
+        (status = 200, description = "one page of events", body = AuditPage),
+        (status = 400, description = "invalid_request: a time that is not RFC 3339, a number that is not one, an unknown parameter"),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)")))]
 pub async fn audit(
     _: Operator,
     State(app): State<Arc<AppState>>,
     Query(query): Query<AuditQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<AuditPage>, ApiError> {
     let filter = AuditFilter {
         since: query.since.as_deref().map(|t| parse_time("since", t)).transpose()?,
         until: query.until.as_deref().map(|t| parse_time("until", t)).transpose()?,
@@ -334,5 +454,5 @@ pub async fn audit(
     // Conversation events are written in batches; an operator reads what has happened.
     app.flush_audit().await;
     let (events, next) = admin(&app).audit(&filter, query.limit.unwrap_or(100)).await?;
-    Ok(axum::Json(json!({"events": events, "next_before": next})))
+    Ok(axum::Json(AuditPage { events, next_before: next }))
 }

@@ -14,6 +14,22 @@ use crate::proxy::error::ProxyError;
 /// `Retry-After` of a 503 `temporarily_unavailable` (the database did not answer), in seconds.
 const RETRY_WHEN_UNAVAILABLE: u64 = 5;
 
+/// The body of every refusal, as [`ApiError::into_response`] writes it: the one error
+/// schema of `/openapi.json`.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"error": "invalid_code", "error_description": "the code is wrong", "attempts_remaining": 2}))]
+#[allow(dead_code)] // documentation only: the body is built field by field below
+pub struct ErrorBody {
+    /// The machine-readable code: `invalid_request`, `invalid_client`, `invalid_code`, ...
+    error: String,
+    /// What went wrong, for a person; never internals.
+    error_description: String,
+    /// `unknown_identifier`, `invalid_code`, `too_many_attempts`: guesses left.
+    attempts_remaining: Option<u32>,
+    /// An OTP grant refused with `invalid_grant`: the conversation step's own code.
+    reason: Option<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request itself is malformed.
@@ -147,7 +163,7 @@ fn flow_parts(flow: &FlowError) -> (StatusCode, &'static str, Map<String, Value>
         F::ExpiredCode => (StatusCode::UNPROCESSABLE_ENTITY, "expired_code", none),
         F::TooManyAttempts => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_attempts", extra("attempts_remaining", 0)),
         F::NoDeliveryMethod => (StatusCode::UNPROCESSABLE_ENTITY, "no_delivery_method", none),
-        F::Locked { .. } => (StatusCode::TOO_MANY_REQUESTS, "locked", none),
+        F::Locked { .. } | F::LockedUntilUnlocked => (StatusCode::TOO_MANY_REQUESTS, "locked", none),
         F::TooManySends => (StatusCode::TOO_MANY_REQUESTS, "too_many_sends", none),
         F::ResendTooSoon { .. } => (StatusCode::TOO_MANY_REQUESTS, "resend_too_soon", none),
         F::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", none),

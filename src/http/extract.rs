@@ -1,11 +1,14 @@
 //! Extractors whose rejections are [`ApiError`]s, so every bad input gets the same
 //! JSON error shape.
+mod path;
+pub mod printable;
+mod rejection;
+
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
@@ -22,22 +25,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await.map_err(rejection::json)?;
+        Ok(Json(value))
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
-        _ => ApiError::InvalidRequest(match rejection {
-            JsonRejection::JsonDataError(e) => format!("invalid JSON body: {}", e.body_text()),
-            JsonRejection::JsonSyntaxError(_) => "the body is not valid JSON".into(),
-            other => other.body_text(),
-        }),
+/// `axum::extract::Path` with our error shape, the parameters checked as sent first.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        path::check_raw_params(parts)?;
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await.map_err(rejection::path)?;
+        Ok(Path(value))
     }
 }
 
@@ -46,8 +49,13 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 #[into_params(parameter_in = Path)]
 pub struct ConversationPath {
     /// The conversation's channel: whatsapp, sms, email, voice, web, ...
+    #[param(pattern = "^[a-z0-9_-]{1,32}$")]
     pub channel: String,
-    /// The conversation id on the channel (a phone number, an address, a call id), percent-encoded.
+    /// The conversation id on the channel (a phone number, an address, a call id):
+    /// 1 to 256 printable characters (no control or format characters such as U+202E or
+    /// U+FEFF, no line or paragraph separators), percent-encoded. Every `%` starts a
+    /// two-hex-digit escape, and the decoded bytes are UTF-8.
+    #[param(schema_with = printable::conversation_id_schema, required = true)]
     pub id: String,
 }
 
@@ -63,9 +71,7 @@ impl FromRequestParts<Arc<AppState>> for Conversation {
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
         let BotClient(client) = BotClient::from_request_parts(parts, state).await?;
-        let Path(path) = Path::<ConversationPath>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| ApiError::InvalidRequest(rejection.body_text()))?;
+        let Path(path) = Path::<ConversationPath>::from_request_parts(parts, state).await?;
         let address = checked_address(&client.id, path.channel, path.id)?;
         Ok(Self { client, address })
     }
@@ -73,7 +79,14 @@ impl FromRequestParts<Arc<AppState>> for Conversation {
 
 /// The address checks, also for a conversation named outside the path (the OTP grant).
 pub(super) fn checked_address(client_id: &str, channel: String, id: String) -> Result<Address, ApiError> {
-    Address::checked(client_id, channel, id).map_err(|e| ApiError::InvalidRequest(e.into()))
+    let address = Address::checked(client_id, channel, id).map_err(|e| ApiError::InvalidRequest(e.into()))?;
+    match printable::first_unprintable(&address.external_id) {
+        Some(c) => Err(ApiError::InvalidRequest(format!(
+            "conversation id must have 1 to 256 printable characters: U+{:04X} is a format or separator character",
+            c as u32
+        ))),
+        None => Ok(address),
+    }
 }
 
 /// The bot client, authenticated with HTTP Basic `client_id:client_secret`.
@@ -112,13 +125,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FormOrJson<T> {
         let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         match mime.as_str() {
-            "application/x-www-form-urlencoded" => match axum::Form::<T>::from_request(req, state).await {
-                Ok(axum::Form(value)) => Ok(FormOrJson(value)),
-                Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge),
-                Err(rejection) => {
-                    Err(ApiError::InvalidRequest(format!("invalid form body: {}", rejection.body_text())))
-                }
-            },
+            "application/x-www-form-urlencoded" => axum::Form::<T>::from_request(req, state)
+                .await
+                .map(|axum::Form(value)| FormOrJson(value))
+                .map_err(rejection::form),
             "application/json" => Json::<T>::from_request(req, state).await.map(|Json(value)| FormOrJson(value)),
             _ => Err(ApiError::UnsupportedMediaType),
         }
@@ -132,10 +142,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Query(value)),
-            Err(rejection) => Err(ApiError::InvalidRequest(rejection.body_text())),
-        }
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await.map_err(rejection::query)?;
+        Ok(Query(value))
     }
 }
 

@@ -33,12 +33,20 @@ pub fn router() -> Router<Arc<AppState>> {
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
     /// What the person wrote; empty starts (or repeats) the dialog. At most 4096 bytes.
+    #[schema(max_length = 4096)]
     pub text: Option<String>,
-    /// Keypad keys, e.g. `4721#`; `*` asks for a new code.
+    /// Keypad keys, e.g. `4721#`; `*` asks for a new code. At most 64.
+    #[schema(max_length = 64)]
     pub digits: Option<String>,
+    /// A flow the client may use (default: its first).
+    #[schema(max_length = 64)]
     pub flow: Option<String>,
+    /// A language tag for the replies, like `en` or `es-ES`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,35}$")]
     pub locale: Option<String>,
-    /// What the person asked for before login, returned as the redirect after it.
+    /// What the person asked for before login, returned as the redirect after it: 1 to
+    /// 128 characters, no control characters.
+    #[schema(pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")]
     pub intent: Option<String>,
     /// A keypad prompt timed out with nothing typed (an IVR's "no input"). After
     /// `[voice] max_silences` (default 2) in a row the dialog ends and the code dies.
@@ -79,15 +87,17 @@ impl TryFrom<MessageBody> for Message {
     }
 }
 
-#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/messages", tag = "dialog", params(ConversationPath), security(("basic" = [])),
+#[utoipa::path(post, path = "/v1/conversations/{channel}/{id}/messages", tag = "dialog", operation_id = "conversation_message",
+    params(ConversationPath), security(("basic" = [])),
     request_body(content = MessageBody, description = "{\"text\"} or {\"digits\"}, with optional flow, locale and intent"),
     responses(
         (status = 200, description = "the dialog's answer: state, step, replies, expect, outcome, redirect, and the token fields once signed in", body = Answer),
-        (status = 400, description = "invalid_request: malformed body, both text and digits, text over 4096 bytes"),
-        (status = 401, description = "invalid_client"),
+        (status = 400, description = "invalid_request: a bad channel or id, a malformed body, both text and digits, text over 4096 bytes, silence with text or digits"),
+        (status = 401, description = "invalid_client: missing or wrong Basic credentials (WWW-Authenticate: Basic)"),
         (status = 403, description = "flow_not_allowed"),
         (status = 404, description = "unknown_flow"),
-        (status = 413, description = "the body is too large")))]
+        (status = 413, description = "invalid_request: the body is larger than server.max_body_bytes"),
+        (status = 415, description = "invalid_request: the body is not declared as application/json")))]
 async fn message(
     State(app): State<Arc<AppState>>,
     c: Conversation,

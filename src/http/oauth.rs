@@ -65,9 +65,15 @@ pub struct TokenResponse {
 
 const MAX_PARAM_CHARS: usize = 4096;
 
-#[utoipa::path(post, path = "/oauth/token", tag = "oauth", security(("basic" = [])),
-    request_body(content = OAuthParams, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = TokenResponse), (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type"), (status = 401, description = "invalid_client")))]
+#[utoipa::path(post, path = "/oauth/token", tag = "oauth", operation_id = "oauth_token", security(("basic" = []), ()),
+    request_body(description = "form-encoded as RFC 6749 asks, or JSON; client_secret_post puts client_id and client_secret here",
+        content((super::openapi::TokenForm = "application/x-www-form-urlencoded"), (super::openapi::TokenForm = "application/json"))),
+    responses(
+        (status = 200, description = "RFC 6749 §5.1", body = TokenResponse),
+        (status = 400, description = "invalid_request, invalid_grant (an OTP grant's own code in reason), invalid_scope, unauthorized_client, unsupported_grant_type"),
+        (status = 401, description = "invalid_client: missing or wrong client credentials (WWW-Authenticate: Basic)"),
+        (status = 413, description = "invalid_request: the body is larger than server.max_body_bytes"),
+        (status = 415, description = "invalid_request: the body is neither form-encoded nor JSON")))]
 pub async fn token(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -118,9 +124,15 @@ fn token_response(state: ConversationState) -> Result<TokenResponse, ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/oauth/introspect", tag = "oauth", security(("basic" = [])),
-    request_body(content = OAuthParams, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "RFC 7662: the token's claims with active: true, or exactly {\"active\": false}"), (status = 401, description = "invalid_client")))]
+#[utoipa::path(post, path = "/oauth/introspect", tag = "oauth", operation_id = "oauth_introspect", security(("basic" = []), ()),
+    request_body(description = "form-encoded as RFC 6749 asks, or JSON; client_secret_post puts client_id and client_secret here",
+        content((super::openapi::TokenHintForm = "application/x-www-form-urlencoded"), (super::openapi::TokenHintForm = "application/json"))),
+    responses(
+        (status = 200, description = "RFC 7662: the token's claims with active: true, or exactly {\"active\": false}", body = super::openapi::Introspection),
+        (status = 400, description = "invalid_request: no token, or two client authentication methods"),
+        (status = 401, description = "invalid_client: missing or wrong client credentials (WWW-Authenticate: Basic)"),
+        (status = 413, description = "invalid_request: the body is larger than server.max_body_bytes"),
+        (status = 415, description = "invalid_request: the body is neither form-encoded nor JSON")))]
 pub async fn introspect(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -132,9 +144,15 @@ pub async fn introspect(
     Ok(axum::Json(answer.unwrap_or_else(|| json!({"active": false}))))
 }
 
-#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth", security(("basic" = [])),
-    request_body(content = OAuthParams, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "RFC 7009: revoked, or not this client's token (nothing is told)"), (status = 401, description = "invalid_client")))]
+#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth", operation_id = "oauth_revoke", security(("basic" = []), ()),
+    request_body(description = "form-encoded as RFC 6749 asks, or JSON; client_secret_post puts client_id and client_secret here",
+        content((super::openapi::TokenHintForm = "application/x-www-form-urlencoded"), (super::openapi::TokenHintForm = "application/json"))),
+    responses(
+        (status = 200, description = "RFC 7009: revoked, or not this client's token (nothing is told): an empty object", body = super::openapi::RevokeResponse),
+        (status = 400, description = "invalid_request: no token, or two client authentication methods"),
+        (status = 401, description = "invalid_client: missing or wrong client credentials (WWW-Authenticate: Basic)"),
+        (status = 413, description = "invalid_request: the body is larger than server.max_body_bytes"),
+        (status = 415, description = "invalid_request: the body is neither form-encoded nor JSON")))]
 pub async fn revoke(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -78,7 +78,7 @@ pub struct Info {
 }
 
 #[utoipa::path(get, path = "/playground/api/info", tag = "playground",
-    responses((status = 200, body = Info), (status = 403, description = "access_denied: not a browser on this machine")))]
+    responses((status = 200, description = "who the page talks as", body = Info), (status = 403, description = "access_denied: not a browser on this machine")))]
 async fn info(State(app): State<Arc<AppState>>) -> Result<axum::Json<Info>, ApiError> {
     let config = &app.auth.config;
     let client = playground_client(config)?;
@@ -106,7 +106,7 @@ pub struct PlaygroundMessage {
     pub intent: Option<String>,
 }
 
-#[utoipa::path(post, path = "/playground/api/messages", tag = "playground",
+#[utoipa::path(post, path = "/playground/api/messages", tag = "playground", operation_id = "playground_message",
     request_body(content = PlaygroundMessage, description = "what POST /v1/conversations/{channel}/{id}/messages takes, plus channel and conversation"),
     responses(
         (status = 200, description = "the dialog's answer, as POST /v1/conversations/{channel}/{id}/messages gives it", body = Answer),
@@ -130,6 +130,7 @@ async fn message(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesQuery {
     /// The conversation id.

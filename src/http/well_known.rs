@@ -34,7 +34,7 @@ async fn ready(State(app): State<Arc<AppState>>) -> StatusCode {
     if app.auth.store.ping(READY_WITHIN).await { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }
 }
 
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "public", responses((status = 200, description = "RFC 7517 key set")))]
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "public", responses((status = 200, description = "RFC 7517 key set", body = super::openapi::Jwks)))]
 async fn jwks(State(app): State<Arc<AppState>>) -> Response {
     let mut response = axum::Json(app.auth.keys.jwks()).into_response();
     // Short enough that a rotation reaches validators quickly.
@@ -45,7 +45,7 @@ async fn jwks(State(app): State<Arc<AppState>>) -> Response {
 /// RFC 8414: what this server serves, nothing more. There is no authorization
 /// endpoint (no browser redirects), so no response types.
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "public",
-    responses((status = 200, description = "RFC 8414 metadata")))]
+    responses((status = 200, description = "RFC 8414 metadata", body = super::openapi::ServerMetadata)))]
 async fn metadata(State(app): State<Arc<AppState>>) -> axum::Json<Value> {
     let issuer = app.auth.config.issuer();
     let algorithm = format!("{:?}", app.auth.keys.signer().algorithm);
@@ -73,7 +73,7 @@ async fn metadata(State(app): State<Arc<AppState>>) -> axum::Json<Value> {
 }
 
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "public",
-    responses((status = 200, description = "the same document as /.well-known/oauth-authorization-server")))]
+    responses((status = 200, description = "the same document as /.well-known/oauth-authorization-server", body = super::openapi::ServerMetadata)))]
 async fn openid_configuration(state: State<Arc<AppState>>) -> axum::Json<Value> {
     metadata(state).await
 }

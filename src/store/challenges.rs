@@ -2,13 +2,14 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoA
 
 use super::{Store, StoreError, StoreResult, execute};
 use crate::clock::Millis;
-use crate::domain::challenge::{Challenge, ChallengeStatus};
+use crate::domain::challenge::{Challenge, ChallengeStatus, Holder};
 use crate::store::sessions::Session;
 
 const ACTIVE: &str = ChallengeStatus::Active.as_str();
 const CONSUMED: &str = ChallengeStatus::Consumed.as_str();
 const DEAD: &str = ChallengeStatus::Dead.as_str();
 const EXHAUSTED: &str = ChallengeStatus::Exhausted.as_str();
+const FAILED: &str = ChallengeStatus::Failed.as_str();
 
 impl TryFrom<entity::challenge::Model> for Challenge {
     type Error = StoreError;
@@ -20,9 +21,13 @@ impl TryFrom<entity::challenge::Model> for Challenge {
             status: ChallengeStatus::parse(&m.status).ok_or_else(|| corrupt("status", &m.status))?,
             attempts: u32::try_from(m.attempts).map_err(|_| corrupt("attempts", &m.attempts.to_string()))?,
             sends: u32::try_from(m.sends).map_err(|_| corrupt("sends", &m.sends.to_string()))?,
+            // A decoy from before decoys had pseudonyms counts under one shared name.
+            holder: match (m.record_id, m.decoy) {
+                (Some(id), _) => Holder::Record(id),
+                (None, decoy) => Holder::Decoy(decoy.unwrap_or_else(|| "unnamed".into())),
+            },
             id: m.id,
             conversation_id: m.conversation_id,
-            record_id: m.record_id,
             flow: m.flow,
             masked_destination: m.masked_destination,
             locale: m.locale,
@@ -39,7 +44,11 @@ impl From<&Challenge> for entity::challenge::Model {
         Self {
             id: c.id.clone(),
             conversation_id: c.conversation_id.clone(),
-            record_id: c.record_id,
+            record_id: c.holder.record_id(),
+            decoy: match &c.holder {
+                Holder::Decoy(pseudonym) => Some(pseudonym.clone()),
+                Holder::Record(_) => None,
+            },
             flow: c.flow.clone(),
             method: c.method.as_str().into(),
             masked_destination: c.masked_destination.clone(),
@@ -82,6 +91,17 @@ impl Store {
             .one(self.reader())
             .await?;
         row.map(Challenge::try_from).transpose()
+    }
+
+    /// The id and status of the conversation's newest challenge, whatever its status.
+    pub async fn latest_challenge(&self, conversation_id: &str) -> StoreResult<Option<(String, ChallengeStatus)>> {
+        use entity::challenge::Column;
+        let row = entity::challenge::Entity::find()
+            .filter(Column::ConversationId.eq(conversation_id))
+            .order_by_desc(Column::CreatedAt)
+            .one(self.db())
+            .await?;
+        row.map(|m| Challenge::try_from(m).map(|c| (c.id, c.status))).transpose()
     }
 
     /// A challenge's status and expiry as they are now (to explain a refused update).
@@ -136,6 +156,15 @@ impl Store {
             Some(row) => AttemptOutcome::Reserved { attempts: row.try_get::<i32>("", "attempts")? as u32 },
             None => AttemptOutcome::Refused,
         })
+    }
+
+    /// An exhausted challenge whose last attempt was judged wrong: no login can come of it.
+    pub async fn settle_failed(&self, id: &str) -> StoreResult<()> {
+        let stmt = self.sql(
+            "UPDATE challenges SET status = $1 WHERE id = $2 AND status IN ($3, $4)",
+            [FAILED.into(), id.into(), EXHAUSTED.into(), ACTIVE.into()],
+        );
+        execute(self.db(), stmt).await.map(drop)
     }
 
     /// The login of a right code, in one transaction: the code is used up and the

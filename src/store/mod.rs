@@ -9,6 +9,8 @@ pub mod endings;
 pub mod guards;
 pub mod imports;
 pub mod records;
+pub mod samples;
+pub mod secrets;
 pub mod send_counters;
 pub mod sessions;
 pub mod tokens;

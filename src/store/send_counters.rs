@@ -49,6 +49,17 @@ impl Store {
         Ok(SendBudget::Granted)
     }
 
+    /// Whether `bucket` has spent this hour's `max` (a check that counts nothing): the
+    /// hour's end if so.
+    pub async fn send_budget_spent(&self, bucket: &str, max: u32, now: Millis) -> StoreResult<Option<Millis>> {
+        let window = window_of(now);
+        let stmt = self.sql(
+            "SELECT sends FROM send_counters WHERE bucket = $1 AND window_start = $2 AND sends >= $3",
+            [bucket.into(), window.into(), (max as i32).into()],
+        );
+        Ok(self.reader().query_one_raw(stmt).await?.map(|_| window + HOUR_MS))
+    }
+
     /// Gives back a send that did not happen (the provider failed).
     pub async fn release_sends(&self, buckets: &[&str], now: Millis) -> StoreResult<()> {
         let txn = self.db().begin().await?;

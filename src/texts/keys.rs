@@ -51,6 +51,7 @@ pub(super) const KEYS: &[Key] = &[
     Key { name: "login.otp.resend.too.soon", offers: &["seconds"] },
     Key { name: "login.otp.too.many.sends", offers: NONE },
     Key { name: "login.otp.locked", offers: &["minutes"] },
+    Key { name: "login.otp.locked.until.unlocked", offers: NONE },
     Key { name: "login.otp.delivery.failed", offers: NONE },
     Key { name: "login.otp.no.delivery.method", offers: NONE },
     Key { name: "login.otp.cancelled", offers: NONE },

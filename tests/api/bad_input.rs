@@ -71,3 +71,49 @@ async fn ids_with_reserved_characters_round_trip() {
     assert_eq!(app.state_of(id).await["state"], "authenticated");
     assert_eq!(app.state_of("+34 600").await["state"], "unidentified");
 }
+
+/// Ids as sent, escapes and all: an id that is not printable once decoded, a `%` that
+/// starts no escape, bytes that are not UTF-8. Each is a 400 in the error shape.
+#[tokio::test]
+async fn conversation_ids_must_be_printable_and_well_escaped() {
+    let app = spawn_app().await;
+    for raw in ["a%E2%80%AEb", "%EF%BB%BFc1", "c%E2%80%8B1", "a%zz", "a%", "%2", "%C0%AF", "%FF", "%C3", "%E0%80%AF"] {
+        let url = format!("{}/v1/conversations/whatsapp/{raw}", app.url);
+        let response = app.http.get(url).basic_auth(BOT.0, Some(BOT.1)).send().await.unwrap();
+        assert_eq!(response.headers()["content-type"], "application/json", "{raw}");
+        let (status, body) = error_of(response).await;
+        assert_eq!((status, body["error"].as_str().unwrap()), (400, "invalid_request"), "{raw}: {body}");
+    }
+    let url = format!("{}/v1/conversations/whatsapp/{}", app.url, percent_encode("+34 600%/é"));
+    let response = app.http.get(url).basic_auth(BOT.0, Some(BOT.1)).send().await.unwrap();
+    assert_eq!(response.status(), 200, "an escaped `%`, `/` and é are fine");
+}
+
+#[tokio::test]
+async fn admin_path_parameters_are_refused_in_the_error_shape() {
+    let token = crate::admin::ADMIN_TOKEN;
+    let app = spawn_app_with(|c| c.admin.token = Some(doorman::config::Secret::new(token))).await;
+    for path in ["/directories/employees/records/%C0%AF", "/directories/%FF/records/4721", "/clients/a%zz/rotate"] {
+        let url = format!("{}/admin/v1{path}", app.url);
+        let method = if path.ends_with("rotate") { reqwest::Method::POST } else { reqwest::Method::GET };
+        let response = app.http.request(method, url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(response.headers()["content-type"], "application/json", "{path}");
+        let (status, body) = error_of(response).await;
+        assert_eq!((status, body["error"].as_str().unwrap()), (400, "invalid_request"), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn json_refusals_name_the_position_and_the_field_not_the_framework() {
+    let app = spawn_app().await;
+    let json_type = "application/json";
+    let (status, body) = raw_identify(&app, json_type, "{\n  \"flow\": \"payroll\",\n  oops").await;
+    assert_eq!(status, 400);
+    assert!(body["error_description"].as_str().unwrap().contains("at line 3 column 3"), "{body}");
+    let (_, body) = raw_identify(&app, json_type, r#"{"flow": 1, "identifier": "4721"}"#).await;
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.starts_with("invalid JSON body: flow: invalid type: integer `1`"), "{description}");
+    assert!(!description.contains("Failed to") && !description.contains("IdentifyBody"), "{description}");
+    let (_, body) = raw_identify(&app, json_type, "[]").await;
+    assert!(!body["error_description"].as_str().unwrap().contains("struct"), "{body}");
+}

@@ -5,7 +5,7 @@ use crate::cli::{doorman, stderr};
 use crate::helpers::*;
 
 /// A configuration file for the CLI that shares `app`'s database.
-fn cli_config(app: &TestApp, dir: &std::path::Path) -> String {
+pub(crate) fn cli_config(app: &TestApp, dir: &std::path::Path) -> String {
     let config = format!(
         "[database]\nurl = \"{}\"\n[[directories]]\nname = \"employees\"\nidentifiers = [\"employee_number\"]\n\
          [[flows]]\nname = \"payroll\"\ndirectory = \"employees\"\nidentify_by = \"employee_number\"\ndelivery = [\"sms:phone\"]\n",
@@ -16,7 +16,7 @@ fn cli_config(app: &TestApp, dir: &std::path::Path) -> String {
     path.display().to_string()
 }
 
-fn stdout_lines(output: &std::process::Output) -> Vec<String> {
+pub(crate) fn stdout_lines(output: &std::process::Output) -> Vec<String> {
     assert!(output.status.success(), "{}", stderr(output));
     String::from_utf8_lossy(&output.stdout).lines().map(String::from).collect()
 }
