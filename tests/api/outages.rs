@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::*;
 
-const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(300);
+// Short, but long enough that start-up on a loaded machine gets its connections.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Holds every connection of the writing pool, as a stuck transaction or a database
 /// that stopped answering would: the next request cannot get one.
@@ -41,7 +42,7 @@ async fn an_unavailable_database_is_a_fast_503_with_retry_after() {
     assert!(!description.contains("Pool") && !description.contains("database:"), "no internals: {description}");
     let seconds: u64 = retry_after.expect("Retry-After").parse().expect("delta-seconds");
     assert!(seconds > 0);
-    assert!(elapsed < Duration::from_secs(3), "answered after {elapsed:?}, not the acquire timeout");
+    assert!(elapsed < Duration::from_secs(4), "answered after {elapsed:?}, not the old 10 s");
     assert!(elapsed >= ACQUIRE_TIMEOUT, "it waited for a connection first: {elapsed:?}");
 
     let (status, elapsed) = readyz(&app).await;
