@@ -48,8 +48,12 @@ impl AppState {
     /// Connects, migrates, loads keys (generating one if there is none) and syncs the
     /// configured clients.
     pub async fn build(config: ValidConfig, edges: Edges) -> Result<Arc<Self>, StartError> {
-        let store = Store::connect(&config.database.url).await?;
+        let store = Store::connect(&config.database).await?;
         store.migrate().await?;
+        // An import a dead process had accepted is finished; one it was staging is dropped.
+        crate::domain::records::recover(&store, edges.clock.now())
+            .await
+            .map_err(|e| StartError::Setup(e.to_string()))?;
         let keys = load_or_create_keys(&config)?;
         let codes = Hasher::new(HasherParams::CODES, config.otp.pepper.as_ref().map(|p| p.expose()))
             .map_err(|e| StartError::Setup(e.to_string()))?;

@@ -250,7 +250,9 @@ fn load_config(arg: &ConfigArg) -> Result<ValidConfig, Failure> {
             tracing::info!("configuration: no file ({NO_FILE_HINT})");
         }
     }
-    config::load(file.as_deref()).map_err(|e| Failure::Unconfigured(e.to_string()))
+    let config = config::load(file.as_deref()).map_err(|e| Failure::Unconfigured(e.to_string()))?;
+    crate::telemetry::logs::use_format(config.log.format);
+    Ok(config)
 }
 
 const CONFIG_ENV: &str = "DOORMAN_CONFIG";
@@ -262,13 +264,12 @@ const NO_FILE_HINT: &str = "running on the embedded defaults; pass --config or s
 static NO_FILE_READ: AtomicBool = AtomicBool::new(false);
 
 async fn connect(config: &Config) -> Result<Store, Failure> {
-    let store = Store::connect(&config.database.url).await.map_err(|e| Failure::Runtime(e.to_string()))?;
+    let store = Store::connect(&config.database).await.map_err(|e| Failure::Runtime(e.to_string()))?;
     store.migrate().await.map_err(|e| Failure::Runtime(e.to_string()))?;
     Ok(store)
 }
 
 async fn serve(config: &ValidConfig) -> Result<(), Failure> {
-    crate::telemetry::logs::use_format(config.log.format);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|e| Failure::Runtime(format!("cannot listen on {}: {e}", config.server.listen)))?;

@@ -147,11 +147,15 @@ impl Default for Server {
 #[serde(deny_unknown_fields, default)]
 pub struct Database {
     pub url: String,
+    /// How long a request waits for a database connection (or, on SQLite, for another
+    /// process's write lock) before it is answered 503 `temporarily_unavailable`.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
 }
 
 impl Default for Database {
     fn default() -> Self {
-        Self { url: "sqlite://doorman.db?mode=rwc".into() }
+        Self { url: "sqlite://doorman.db?mode=rwc".into(), acquire_timeout: Duration::from_secs(2) }
     }
 }
 
@@ -247,10 +251,19 @@ impl Default for Otp {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Admin {
     pub token: Option<Secret>,
+    /// Largest bulk import body (`POST .../records`), in bytes. It is read as a stream,
+    /// so this bounds the work, not the memory.
+    pub max_import_bytes: u64,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Self { token: None, max_import_bytes: 256 * 1024 * 1024 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

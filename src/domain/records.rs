@@ -1,6 +1,7 @@
 //! Person records as operators write them: the rules shared by `doorman import` and the
 //! admin API (parsing, key and identifier checks), and the writes that go with them
-//! (one transaction per import; a record made inactive or deleted ends its sessions).
+//! (all or nothing per import, in short batches; a record made inactive or deleted
+//! ends its sessions).
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use super::identifier;
 use crate::clock::Millis;
 use crate::config::{Config, DirectoryConfig};
 use crate::delivery::{DeliveryTarget, Method, address};
+use crate::store::imports::{ImportFailure, StagedImport};
 use crate::store::records::{Record, RecordUpsert, UpsertError};
 use crate::store::sessions::SessionsOf;
 use crate::store::{Store, StoreError};
@@ -72,7 +74,7 @@ impl Problem {
         Self { field: Some(field.to_string()), reason: reason.into() }
     }
 
-    fn row(reason: impl Into<String>) -> Self {
+    pub(super) fn row(reason: impl Into<String>) -> Self {
         Self { field: None, reason: reason.into() }
     }
 }
@@ -382,15 +384,65 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-/// Writes `rows` in one transaction (all or nothing), then ends the sessions of every
-/// record the rows made inactive. `on_row` is called after each row (a progress bar).
-pub async fn import(store: &Store, rows: &Rows, now: Millis, on_row: impl FnMut()) -> Result<(), ImportError> {
-    let inactive = store.upsert_all(rows, now, on_row).await.map_err(|(line, e)| match e {
-        UpsertError::IdentifierTaken { field, value } => {
-            ImportError::Row(line, format!("identifier {field} = {value} already belongs to another record"))
-        }
+/// An import under way. Rows go to the store in short batches; none is visible until
+/// [`Import::finish`] has checked them all (all or nothing), and then the sessions of
+/// every record they made inactive end.
+pub struct Import<'s> {
+    store: &'s Store,
+    staged: StagedImport<'s>,
+}
+
+impl<'s> Import<'s> {
+    pub fn begin(store: &'s Store, directory: &str) -> Self {
+        Self { store, staged: store.begin_import(directory) }
+    }
+
+    pub async fn add(&mut self, rows: impl IntoIterator<Item = (u64, RecordUpsert)>) -> Result<(), ImportError> {
+        Ok(self.staged.push(rows).await?)
+    }
+
+    /// `on_row` is called after each row is applied (a progress bar).
+    pub async fn finish(self, now: Millis, on_row: impl FnMut() + Send) -> Result<(), ImportError> {
+        recover(self.store, now).await?;
+        let inactive = self.staged.finish(now, on_row).await.map_err(row_error)?;
+        end_sessions_of_inactive(self.store, inactive, now).await
+    }
+
+    /// Drops what was staged (a bad row found while reading, a body cut off).
+    pub async fn abandon(self) {
+        self.staged.abandon().await
+    }
+}
+
+/// Writes `rows` all or nothing, then ends the sessions of every record the rows made
+/// inactive. `on_row` is called after each row (a progress bar).
+pub async fn import(store: &Store, rows: &Rows, now: Millis, on_row: impl FnMut() + Send) -> Result<(), ImportError> {
+    let Some((_, first)) = rows.first() else {
+        return Ok(());
+    };
+    let mut import = Import::begin(store, &first.directory);
+    if let Err(e) = import.add(rows.iter().cloned()).await {
+        import.abandon().await;
+        return Err(e);
+    }
+    import.finish(now, on_row).await
+}
+
+/// Finishes the imports a dead process had accepted and drops those it was still
+/// staging (see `store::imports`).
+pub async fn recover(store: &Store, now: Millis) -> Result<(), ImportError> {
+    let inactive = store.recover_imports(now).await.map_err(row_error)?;
+    end_sessions_of_inactive(store, inactive, now).await
+}
+
+fn row_error((line, e): ImportFailure) -> ImportError {
+    match e {
         UpsertError::Store(e) => ImportError::Store(e),
-    })?;
+        rule => ImportError::Row(line, rule.to_string()),
+    }
+}
+
+async fn end_sessions_of_inactive(store: &Store, inactive: Vec<i64>, now: Millis) -> Result<(), ImportError> {
     for id in inactive {
         super::ending::end_sessions_of(store, &SessionsOf::Record(id), "record_inactive", now).await?;
     }

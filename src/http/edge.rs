@@ -61,12 +61,14 @@ fn is_authority(host: &HeaderValue) -> bool {
 #[derive(Clone)]
 pub struct BodyLimits {
     pub default: usize,
-    pub larger: &'static [(&'static str, usize)],
+    pub larger: Arc<[(&'static str, u64)]>,
 }
 
 impl BodyLimits {
-    fn of(&self, route: Option<&str>) -> usize {
-        route.and_then(|r| self.larger.iter().find(|(path, _)| *path == r)).map_or(self.default, |(_, limit)| *limit)
+    fn of(&self, route: Option<&str>) -> u64 {
+        route
+            .and_then(|r| self.larger.iter().find(|(path, _)| *path == r))
+            .map_or(self.default as u64, |(_, limit)| *limit)
     }
 }
 
@@ -76,7 +78,7 @@ pub async fn refuse_oversized(State(limits): State<BodyLimits>, request: Request
     let declared =
         request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let limit = limits.of(request.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
-    if declared.is_some_and(|length| length > limit as u64) {
+    if declared.is_some_and(|length| length > limit) {
         return ApiError::PayloadTooLarge.into_response();
     }
     next.run(request).await

@@ -11,6 +11,9 @@ use crate::domain::clients::ClientError;
 use crate::domain::grants::GrantError;
 use crate::proxy::error::ProxyError;
 
+/// `Retry-After` of a 503 `temporarily_unavailable` (the database did not answer), in seconds.
+const RETRY_WHEN_UNAVAILABLE: u64 = 5;
+
 /// The body of every refusal, as [`ApiError::into_response`] writes it: the one error
 /// schema of `/openapi.json`.
 #[derive(utoipa::ToSchema)]
@@ -209,7 +212,11 @@ fn flow_retry_after(flow: &FlowError) -> Option<u64> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, mut body) = self.parts();
+        let (mut status, mut code, mut body) = self.parts();
+        let unavailable = status.is_server_error() && crate::store::unavailable(&self);
+        if unavailable {
+            (status, code) = (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
+        }
         let fault = status.is_server_error().then(|| ServerFault::of(&self));
         // A failing upstream is named (its message holds the service, not the cause);
         // every other server error is described only in the log.
@@ -218,6 +225,7 @@ impl IntoResponse for ApiError {
             ApiError::Proxy(ProxyError::UpstreamUnavailable { .. } | ProxyError::UpstreamTimeout { .. })
         );
         let description = match fault {
+            Some(_) if unavailable => "the database is unavailable; try again shortly".to_string(),
             Some(_) if !upstream => "the server could not complete the request".to_string(),
             _ => self.to_string(),
         };
@@ -236,7 +244,7 @@ impl IntoResponse for ApiError {
         } else if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"doorman\""));
         }
-        if let Some(seconds) = self.retry_after() {
+        if let Some(seconds) = self.retry_after().or(unavailable.then_some(RETRY_WHEN_UNAVAILABLE)) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let Some(fault) = fault {

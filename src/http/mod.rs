@@ -31,9 +31,6 @@ use crate::telemetry::access;
 use edge::BodyLimits;
 use error::ApiError;
 
-/// Routes whose bodies may be larger than `server.max_body_bytes`.
-const LARGER_BODIES: &[(&str, usize)] = &[(admin::IMPORT_ROUTE, admin::MAX_IMPORT_BYTES)];
-
 pub fn router(state: Arc<AppState>) -> Router {
     let max_body = state.auth.config.server.max_body_bytes;
     // Off by default, and then not routed at all: /playground is a plain 404.
@@ -61,7 +58,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn(faults::log_server_faults))
         .layer(axum::middleware::from_fn_with_state(
-            BodyLimits { default: max_body, larger: LARGER_BODIES },
+            // The one route whose bodies may be larger than `server.max_body_bytes`.
+            BodyLimits {
+                default: max_body,
+                larger: Arc::new([(admin::IMPORT_ROUTE, state.auth.config.admin.max_import_bytes)]),
+            },
             edge::refuse_oversized,
         ))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), edge::count_requests))

@@ -324,7 +324,11 @@ async fn clients_create_prints_a_secret_that_works_once_stored() {
     let bad_flow = doorman(dir.path(), &["clients", "create", "x", "--flows", "nope", "--config", &config]);
     assert_eq!(bad_flow.status.code(), Some(2));
 
-    let store = doorman::store::Store::connect(&format!("sqlite://{}/doorman.db", dir.path().display())).await.unwrap();
+    let database = doorman::config::Database {
+        url: format!("sqlite://{}/doorman.db", dir.path().display()),
+        ..Default::default()
+    };
+    let store = doorman::store::Store::connect(&database).await.unwrap();
     let auth = doorman::domain::ClientAuth::new(store).await.unwrap();
     let clock = doorman::clock::SystemClock;
     let client = auth.authenticate("ivr-bot", &secret, &clock).await.expect("the printed secret authenticates");
