@@ -28,6 +28,18 @@ use crate::store::records::Record;
 /// OpenAPI route scan; tests/api/edge/heads.rs fails if the two differ).
 pub(super) const IMPORT_ROUTE: &str = "/admin/v1/directories/{dir}/records";
 
+/// The path of one record, as the document declares it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by the handlers as `Path<(String, String)>`
+struct RecordPath {
+    /// a [[directories]] name
+    dir: String,
+    /// the record's key: at most 128 printable characters, no `/`
+    #[param(pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")]
+    key: String,
+}
+
 pub fn router() -> Router<Arc<AppState>> {
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Router::new()
@@ -83,7 +95,7 @@ fn yes() -> bool {
 }
 
 #[utoipa::path(put, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", operation_id = "put_record",
-    security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name"), ("key" = String, Path, description = "the record's key: at most 128 printable characters, no `/`", pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")), request_body = RecordBody,
+    security(("admin_token" = [])), params(RecordPath), request_body = RecordBody,
     responses(
         (status = 200, description = "the record as stored", body = RecordView),
         (status = 400, description = "invalid_request: a malformed body, a bad key or field, an identifier that belongs to another record"),
@@ -108,7 +120,7 @@ pub async fn put_record(
 }
 
 #[utoipa::path(get, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", operation_id = "get_record",
-    security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name"), ("key" = String, Path, description = "the record's key: at most 128 printable characters, no `/`", pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")),
+    security(("admin_token" = [])), params(RecordPath),
     responses(
         (status = 200, description = "the record, active or not", body = RecordView),
         (status = 400, description = "invalid_request: a path parameter is malformed (a bad percent-escape, not UTF-8)"),
@@ -125,7 +137,7 @@ pub async fn get_record(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", operation_id = "delete_record",
-    security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name"), ("key" = String, Path, description = "the record's key: at most 128 printable characters, no `/`", pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")),
+    security(("admin_token" = [])), params(RecordPath),
     responses(
         (status = 204, description = "deleted; its sessions ended"),
         (status = 400, description = "invalid_request: a path parameter is malformed (a bad percent-escape, not UTF-8)"),
@@ -145,8 +157,11 @@ pub async fn delete_record(
 
 /// Lifts the record's code-login lock (a lockout, or the lifetime cap) and forgives
 /// its failed codes; audited as `lockout.unlocked`.
-#[utoipa::path(post, path = "/admin/v1/directories/{dir}/records/{key}/unlock", tag = "admin", security(("admin_token" = [])),
-    responses((status = 200, body = Unlocked), (status = 401), (status = 404)))]
+#[utoipa::path(post, path = "/admin/v1/directories/{dir}/records/{key}/unlock", tag = "admin", security(("admin_token" = [])), params(RecordPath),
+    responses(
+        (status = 200, description = "the record's code logins are unlocked and its count of failures in a row is zero", body = Unlocked),
+        (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
+        (status = 404, description = "not_found: no such directory or record")))]
 pub async fn unlock_record(
     _: Operator,
     State(app): State<Arc<AppState>>,
