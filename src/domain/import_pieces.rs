@@ -136,11 +136,8 @@ mod tests {
     use crate::config::{Config, DirectoryConfig};
 
     fn config() -> Config {
-        let mut config = Config::default();
-        config.directories =
-            vec![DirectoryConfig { name: "employees".into(), identifiers: vec!["employee_number".into()] }];
-        config.flows.clear();
-        config
+        let directory = DirectoryConfig { name: "employees".into(), identifiers: vec!["employee_number".into()] };
+        Config { directories: vec![directory], flows: Vec::new(), ..Default::default() }
     }
 
     fn keys(checked: Checked) -> Result<Vec<(u64, String)>, Vec<BadRow>> {
