@@ -10,6 +10,8 @@ pub mod domain;
 pub mod http;
 pub mod keys;
 pub mod proxy;
+pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod texts;
 pub mod voice;

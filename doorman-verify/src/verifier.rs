@@ -191,6 +191,11 @@ impl Verifier {
         }
         // An unknown `alg`, "none" included, fails here: the header does not parse.
         let header = decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        // RFC 7515 §4.1.11: extensions marked critical must be understood; this
+        // verifier understands none.
+        if header.crit.is_some() {
+            return Err(VerifyError::Invalid("it has critical header parameters this verifier does not understand"));
+        }
         let typ_ok = header
             .typ
             .as_deref()

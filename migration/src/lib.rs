@@ -7,6 +7,7 @@ mod m20261122_040000_send_counters;
 mod m20261122_050000_sessions_ended_at;
 mod m20261201_000001_dialogs;
 mod m20261201_100000_audit_chain;
+mod m20261201_120000_import_staging;
 mod m20261201_200000_lifetime_failures;
 mod m20261201_200001_decoys;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_100000_audit_chain::Migration),
             Box::new(m20261201_200000_lifetime_failures::Migration),
             Box::new(m20261201_200001_decoys::Migration),
+            Box::new(m20261201_120000_import_staging::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ use crate::store::audit::export::Range;
 pub enum AuditCommand {
     /// The last N events, oldest first, one JSON object a line.
     Tail {
+        /// How many events.
         #[arg(short = 'n', long, default_value_t = 20)]
         lines: u64,
         #[command(flatten)]
@@ -27,10 +28,13 @@ pub enum AuditCommand {
     },
     /// Events matching every filter given, newest first, one JSON object a line.
     Query {
-        #[arg(long)]
+        /// Only events about this person (`directory/key`).
+        #[arg(long, value_name = "DIRECTORY/KEY")]
         subject: Option<String>,
-        #[arg(long)]
+        /// Only events of this bot client.
+        #[arg(long, value_name = "CLIENT_ID")]
         client: Option<String>,
+        /// Only events of this kind, like `session.ended` or `code.sent`.
         #[arg(long)]
         kind: Option<String>,
         /// RFC 3339 time: events at or after it.
@@ -42,6 +46,7 @@ pub enum AuditCommand {
         /// Only events with a smaller id (the next page).
         #[arg(long)]
         before: Option<i64>,
+        /// At most this many events (up to 500).
         #[arg(long, default_value_t = 100)]
         limit: u64,
         #[command(flatten)]
@@ -58,6 +63,7 @@ pub enum AuditCommand {
         /// RFC 3339 time: events before it (default: no end).
         #[arg(long)]
         until: Option<String>,
+        /// The output format.
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
         #[command(flatten)]

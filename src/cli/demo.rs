@@ -186,6 +186,7 @@ token = "exchange"
 
 async fn add_employees(state: &AppState, config: &Config) -> Result<(), Failure> {
     let directory = config.directory("employees").ok_or_else(|| Failure::Runtime("no demo directory".into()))?;
+    let rules = records::RecordRules::new(config, directory);
     let mut rows = Vec::new();
     for (line, e) in EMPLOYEES.iter().enumerate() {
         let mut fields = std::collections::BTreeMap::from([
@@ -195,7 +196,11 @@ async fn add_employees(state: &AppState, config: &Config) -> Result<(), Failure>
         fields.extend(e.phone.map(|p| ("phone".to_string(), json!(p))));
         fields.extend(e.email.map(|m| ("corporate_email".to_string(), json!(m))));
         let record = JsonRecord { key: None, fields, roles: vec!["view_own_payroll".into()], active: true };
-        rows.push((line as u64 + 1, records::from_json(directory, record).map_err(Failure::Runtime)?));
+        rows.push((
+            line as u64 + 1,
+            records::from_json(&rules, record)
+                .map_err(|problems| Failure::Runtime(records::describe_problems(&problems)))?,
+        ));
     }
     records::import(&state.auth.store, &rows, SystemClock.now(), || {})
         .await

@@ -11,6 +11,7 @@ use crate::domain::admin::{Admin, AdminError, Whose};
 pub enum ClientsCommand {
     /// Create a client; prints its client_id and client_secret once.
     Create {
+        /// The client id: 1 to 64 letters, digits, - and _.
         name: String,
         /// Comma-separated flow names the client may use.
         #[arg(long, value_delimiter = ',')]
@@ -25,12 +26,14 @@ pub enum ClientsCommand {
     List(ConfigArg),
     /// Disable a client and end its sessions.
     Disable {
+        /// The client id.
         name: String,
         #[command(flatten)]
         config: ConfigArg,
     },
     /// Give a client a new secret (printed once); the old one stops working.
     Rotate {
+        /// The client id.
         name: String,
         #[command(flatten)]
         config: ConfigArg,
@@ -51,11 +54,11 @@ pub enum RecordsCommand {
 
 #[derive(clap::Args)]
 pub struct WhoseArgs {
-    /// directory/key of a record.
-    #[arg(long, conflicts_with = "client")]
+    /// The person: `directory/key` of their record (a token's `sub`).
+    #[arg(long, value_name = "DIRECTORY/KEY", conflicts_with = "client")]
     subject: Option<String>,
-    /// A client id.
-    #[arg(long)]
+    /// A bot client's id.
+    #[arg(long, value_name = "CLIENT_ID")]
     client: Option<String>,
 }
 
@@ -79,6 +82,7 @@ pub enum SessionsCommand {
     },
     /// End one session by id, or every session of a subject or client.
     Revoke {
+        /// The session id (`sid` in its tokens, `id` in `sessions list`).
         #[arg(required_unless_present_any = ["subject", "client"], conflicts_with_all = ["subject", "client"])]
         id: Option<String>,
         #[command(flatten)]
@@ -103,6 +107,7 @@ pub(super) async fn with_admin<T>(
 pub(super) fn usage(e: AdminError) -> Failure {
     match e {
         AdminError::Invalid(m) | AdminError::Conflict(m) => Failure::Usage(m),
+        AdminError::Unconfigured(m) => Failure::Unconfigured(m),
         other => Failure::Runtime(other.to_string()),
     }
 }
@@ -150,6 +155,11 @@ pub async fn records(command: RecordsCommand) -> Result<(), Failure> {
 pub async fn sessions(command: SessionsCommand) -> Result<(), Failure> {
     match command {
         SessionsCommand::List { whose, all, config } => {
+            if whose.subject.is_none() && whose.client.is_none() {
+                return Err(Failure::Usage(
+                    "name whose sessions: --subject DIRECTORY/KEY or --client CLIENT_ID".into(),
+                ));
+            }
             for session in with_admin(&config, async |a| a.list_sessions(whose.whose(), all).await).await? {
                 print_json(&session);
             }
@@ -160,7 +170,7 @@ pub async fn sessions(command: SessionsCommand) -> Result<(), Failure> {
         }
         SessionsCommand::Revoke { id: None, whose, config } => {
             let revoked = with_admin(&config, async |a| a.revoke_sessions(whose.whose()).await).await?;
-            println!("revoked {revoked} sessions");
+            println!("revoked {}", super::counted(revoked, "session"));
         }
     }
     Ok(())

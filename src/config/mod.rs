@@ -5,6 +5,7 @@ mod delivery;
 mod load;
 mod secret;
 mod services;
+mod telemetry;
 mod validate;
 mod voice;
 
@@ -20,6 +21,7 @@ pub use delivery::{Delivery, Limits, Provider, SmtpConfig, TwilioConfig, TwilioV
 pub use load::{ConfigError, load};
 pub use secret::Secret;
 pub use services::{Inject, RouteConfig, ServiceConfig, TokenMode};
+pub use telemetry::{LogConfig, LogFormat, MetricsConfig};
 pub use voice::{VoiceConfig, VoiceOf};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -40,6 +42,8 @@ pub struct Config {
     pub dialog: DialogConfig,
     pub playground: Playground,
     pub audit: AuditConfig,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
     /// The phonebot keypad over Twilio Voice; off without this section.
     pub voice: Option<VoiceConfig>,
 }
@@ -82,6 +86,44 @@ pub struct Server {
     /// `X-Forwarded-*` headers are believed and passed on to proxied services.
     #[serde(deserialize_with = "services::ip_ranges")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a client may take to send a request head, counted from when the
+    /// connection waits for one (so it also bounds an idle keep-alive connection).
+    #[serde(with = "humantime_serde")]
+    pub request_header_timeout: Duration,
+    /// How long a request body may go without sending a byte.
+    #[serde(with = "humantime_serde")]
+    pub request_body_timeout: Duration,
+    /// How long a connection may go without a byte read or written before it is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// After SIGTERM/SIGINT, how long open requests may finish before their connections close.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Open connections, over all peers; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// Open connections from one IP address; one more is closed as soon as it is accepted.
+    pub max_connections_per_ip: usize,
+}
+
+impl Server {
+    /// A one-line reason if the values cannot work, for `Config::validated`.
+    fn problem(&self) -> Option<(&'static str, &'static str)> {
+        let timeouts = [
+            ("server.request_header_timeout", self.request_header_timeout),
+            ("server.request_body_timeout", self.request_body_timeout),
+            ("server.idle_timeout", self.idle_timeout),
+        ];
+        if let Some((key, _)) = timeouts.iter().find(|(_, t)| t.is_zero()) {
+            return Some((key, "must be longer than zero"));
+        }
+        if self.max_connections == 0 {
+            return Some(("server.max_connections", "must be at least 1"));
+        }
+        if self.max_connections_per_ip == 0 || self.max_connections_per_ip > self.max_connections {
+            return Some(("server.max_connections_per_ip", "must be between 1 and server.max_connections"));
+        }
+        None
+    }
 }
 
 impl Default for Server {
@@ -91,6 +133,12 @@ impl Default for Server {
             public_url: "http://127.0.0.1:8080".into(),
             max_body_bytes: 16 * 1024,
             trusted_proxies: Vec::new(),
+            request_header_timeout: Duration::from_secs(10),
+            request_body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_connections_per_ip: 1_000,
         }
     }
 }
@@ -99,11 +147,15 @@ impl Default for Server {
 #[serde(deny_unknown_fields, default)]
 pub struct Database {
     pub url: String,
+    /// How long a request waits for a database connection (or, on SQLite, for another
+    /// process's write lock) before it is answered 503 `temporarily_unavailable`.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
 }
 
 impl Default for Database {
     fn default() -> Self {
-        Self { url: "sqlite://doorman.db?mode=rwc".into() }
+        Self { url: "sqlite://doorman.db?mode=rwc".into(), acquire_timeout: Duration::from_secs(2) }
     }
 }
 
@@ -199,10 +251,19 @@ impl Default for Otp {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Admin {
     pub token: Option<Secret>,
+    /// Largest bulk import body (`POST .../records`), in bytes. It is read as a stream,
+    /// so this bounds the work, not the memory.
+    pub max_import_bytes: u64,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Self { token: None, max_import_bytes: 256 * 1024 * 1024 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -369,6 +430,9 @@ impl Config {
     /// Runs the cross-checks that serde cannot express and loads the text overrides.
     pub fn validated(self) -> Result<ValidConfig, ConfigError> {
         self.validate()?;
+        if let Some((key, why)) = self.server.problem().or_else(|| self.metrics.problem()) {
+            return Err(ConfigError::invalid(key, why));
+        }
         let texts = Texts::load(self.dialog.texts_dir.as_deref())
             .map_err(|e| ConfigError::invalid("dialog.texts_dir", e.to_string()))?;
         Ok(ValidConfig { config: self, texts })

@@ -97,6 +97,9 @@ impl Config {
             }
         }
         for (i, client) in self.clients.iter().enumerate() {
+            if let Some(problem) = crate::domain::clients::client_id_problem(&client.id) {
+                return Err(err(format!("clients[{i}].id"), format!("`{}`: {problem}", client.id)));
+            }
             if let Some(flow) = client.flows.iter().find(|f| self.flow(f).is_none()) {
                 return Err(err(format!("clients[{i}].flows"), format!("no flow named `{flow}` is configured")));
             }
@@ -134,6 +137,10 @@ impl Config {
                 format!("delivery.{section}"),
                 format!("{name} uses it but [delivery.{section}] is missing"),
             ));
+        }
+        if let Some(webhook) = &delivery.webhook {
+            crate::delivery::webhook::standard_key(webhook.secret.expose())
+                .map_err(|e| err("delivery.webhook.secret", e.trim_start_matches("secret: ")))?;
         }
         if let Some(twilio) = &delivery.twilio {
             self.validate_twilio(twilio)?;

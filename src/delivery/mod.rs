@@ -6,7 +6,7 @@ mod masking;
 mod smtp;
 mod twilio;
 mod twilio_verify;
-mod webhook;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::str::FromStr;

@@ -1,5 +1,8 @@
 //! What operators do, through the admin API or the CLI alike: bot clients, sessions
 //! and the audit trail. (Records are in [`super::records`].)
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use serde::Serialize;
 
 use super::ending::{end_session_by_id, end_sessions_of};
@@ -18,6 +21,9 @@ const MAX_SESSIONS_LISTED: u64 = 1000;
 pub enum AdminError {
     #[error("{0}")]
     Invalid(String),
+    /// Invalid because it names a flow or directory the configuration lacks.
+    #[error("{0}")]
+    Unconfigured(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -59,7 +65,8 @@ pub struct ClientSecret {
 pub struct SessionRow {
     pub id: String,
     pub client_id: String,
-    pub record_id: i64,
+    /// `directory/key` of the person; null once the record is deleted.
+    pub subject: Option<String>,
     pub channel: String,
     pub flow: String,
     pub acr: String,
@@ -96,13 +103,11 @@ impl Admin<'_> {
         flows: Vec<String>,
         scopes: Vec<String>,
     ) -> Result<ClientSecret, AdminError> {
-        let valid =
-            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid {
-            return Err(AdminError::Invalid("client id must be 1 to 64 characters of letters, digits, - and _".into()));
+        if let Some(problem) = super::clients::client_id_problem(id) {
+            return Err(AdminError::Invalid(problem.into()));
         }
         if let Some(flow) = flows.iter().find(|f| self.config.flow(f).is_none()) {
-            return Err(AdminError::Invalid(format!("no flow named `{flow}` is configured")));
+            return Err(AdminError::Unconfigured(format!("no flow named `{flow}` is configured")));
         }
         if let Some(scope) = scopes.iter().find(|s| s.is_empty() || s.len() > 64 || s.contains(char::is_whitespace)) {
             return Err(AdminError::Invalid(format!("scope {scope:?} must be 1 to 64 characters without spaces")));
@@ -166,9 +171,16 @@ impl Admin<'_> {
     pub async fn list_sessions(&self, whose: Whose<'_>, include_ended: bool) -> Result<Vec<SessionRow>, AdminError> {
         let whose = self.whose(whose).await?;
         let sessions = self.store.list_sessions(&whose, include_ended, MAX_SESSIONS_LISTED).await?;
+        let mut subjects = HashMap::new();
+        for session in &sessions {
+            if let Entry::Vacant(slot) = subjects.entry(session.record_id) {
+                slot.insert(self.store.find_record(session.record_id).await?.map(|r| r.subject()));
+            }
+        }
         Ok(sessions
             .into_iter()
             .map(|s| SessionRow {
+                subject: subjects.get(&s.record_id).cloned().flatten(),
                 alive: s.is_alive(self.now),
                 auth_time: rfc3339(s.auth_time),
                 last_activity: rfc3339(s.last_activity),
@@ -176,7 +188,6 @@ impl Admin<'_> {
                 ended_at: s.ended_at.map(rfc3339),
                 id: s.id,
                 client_id: s.client_id,
-                record_id: s.record_id,
                 channel: s.channel,
                 flow: s.flow,
                 acr: s.acr,

@@ -18,6 +18,18 @@ const CACHE_FOR: Duration = Duration::from_secs(60);
 const MAX_ID_CHARS: usize = 128;
 const MAX_SECRET_CHARS: usize = 256;
 
+/// Why `id` cannot name a client, if it cannot: 1 to 64 letters, digits, `-` and `_`.
+/// Without a `/` a client's token `sub` can never equal or look like a person's
+/// `directory/key` (RFC 9068 §5), and the id needs no escaping in a URL or a Basic header.
+pub fn client_id_problem(id: &str) -> Option<&'static str> {
+    let valid =
+        !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (!valid).then_some(
+        "a client id must be 1 to 64 characters of letters, digits, - and _ (no `/`: it would look like a \
+         person's subject, directory/key)",
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub id: String,

@@ -10,6 +10,7 @@ pub mod ending;
 pub mod error;
 pub mod grants;
 pub mod identifier;
+pub mod import_pieces;
 pub mod input;
 mod introspection;
 mod login;

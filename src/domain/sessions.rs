@@ -7,6 +7,7 @@ use super::{Address, Auth, ConversationState, FlowError, FlowResult, SessionView
 use crate::clock::{Millis, millis, rfc3339};
 use crate::config::FlowConfig;
 use crate::crypto::random_token;
+use crate::delivery::Method;
 use crate::store::records::Record;
 use crate::store::sessions::{Lifetime, Session};
 
@@ -52,8 +53,9 @@ impl Auth {
         address: &Address,
         record: &Record,
         flow: &FlowConfig,
-        with_otp: bool,
+        code_sent_by: Option<Method>,
     ) -> Session {
+        let with_otp = code_sent_by.is_some();
         let now = self.now();
         Session {
             id: random_token(16),
@@ -63,7 +65,7 @@ impl Auth {
             record_id: record.id,
             flow: flow.name.clone(),
             acr: if with_otp { "loa2" } else { "loa1" }.into(),
-            amr: if with_otp { "otp" } else { "id" }.into(),
+            amr: amr(code_sent_by),
             auth_time: now,
             last_activity: now,
             idle_timeout_ms: millis(self.config.sessions.idle_timeout),
@@ -81,7 +83,7 @@ impl Auth {
         record: &Record,
         flow: &FlowConfig,
     ) -> FlowResult<ConversationState> {
-        let session = self.new_session(conversation, address, record, flow, false);
+        let session = self.new_session(conversation, address, record, flow, None);
         self.store.start_session(&session).await?;
         self.finish_authentication(session, record, address).await
     }
@@ -175,5 +177,18 @@ fn authenticated_view(session: &Session, record: &Record, tokens: Option<super::
             expires_at: rfc3339(session.expires_at),
         },
         tokens,
+    }
+}
+
+/// The session's `amr` (RFC 8176 §2), space-separated as stored: `otp` for a one-time
+/// code plus the channel's registered value: `sms` for a code by SMS or WhatsApp (a
+/// code spoken by a phone call would be `tel`; no delivery method calls). RFC 8176
+/// registers nothing for e-mail, so a code by e-mail is `otp` alone. A login by
+/// identifier only is doorman's own `id`.
+fn amr(code_sent_by: Option<Method>) -> String {
+    match code_sent_by {
+        None => "id".into(),
+        Some(Method::Sms | Method::Whatsapp) => "otp sms".into(),
+        Some(Method::Email) => "otp".into(),
     }
 }

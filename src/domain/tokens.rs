@@ -99,7 +99,7 @@ impl Auth {
             client_id: session.client_id.clone(),
             sid: session.id.clone(),
             roles: record.roles.clone(),
-            amr: vec![session.amr.clone()],
+            amr: session.amr.split_whitespace().map(String::from).collect(),
             acr: session.acr.clone(),
             auth_time: session.auth_time.div_euclid(1000),
             channel: session.channel.clone(),

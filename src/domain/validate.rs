@@ -2,6 +2,7 @@
 //! the key (kid → key → its algorithm), and `iss`, `aud`, `typ` and `exp` are checked
 //! against doorman's own configuration and clock. Whether the session still lives is a
 //! separate, async check, so a caller can choose when to pay the database round trip.
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Validation, decode, decode_header};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,6 +41,7 @@ pub enum TokenError {
     UnknownKey,
     #[error("the token is not an access token (typ at+jwt)")]
     WrongType,
+    /// The text says why in words a caller can act on, never a library's error value.
     #[error("the token is invalid: {0}")]
     Rejected(String),
     #[error("the token has expired")]
@@ -67,7 +69,7 @@ impl Auth {
     pub fn validate_proxy_token(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let claims = self.validate_access_token(token)?;
         if claims.aud != self.config.tokens.audience {
-            return Err(TokenError::Rejected("the token was minted for another audience".into()));
+            return Err(TokenError::Rejected("it was minted for another audience".into()));
         }
         Ok(claims)
     }
@@ -87,6 +89,11 @@ impl Auth {
         }
         // An unknown `alg` (including "none") fails here: the header does not parse.
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
+        // RFC 7515 §4.1.11: extensions marked critical must be understood, and doorman
+        // understands none.
+        if header.crit.is_some() {
+            return Err(TokenError::Rejected("it has critical header parameters doorman does not understand".into()));
+        }
         let typ_ok = header
             .typ
             .as_deref()
@@ -103,9 +110,7 @@ impl Auth {
         // Expiry is checked against doorman's clock, with no leeway.
         validation.validate_exp = false;
         validation.leeway = 0;
-        let claims = decode::<Value>(token, &key.decoding, &validation)
-            .map_err(|e| TokenError::Rejected(format!("{:?}", e.kind())))?
-            .claims;
+        let claims = decode::<Value>(token, &key.decoding, &validation).map_err(|e| rejected(e.kind()))?.claims;
         let exp = claims.get("exp").and_then(Value::as_i64).ok_or(TokenError::Malformed)?;
         if exp <= self.now().div_euclid(1000) {
             return Err(TokenError::Expired);
@@ -123,4 +128,20 @@ impl Auth {
         let services = self.config.services.iter().map(|s| s.audience().to_string());
         std::iter::once(self.config.tokens.audience.clone()).chain(services).collect()
     }
+}
+
+/// Why `jsonwebtoken` refused a token, in words.
+fn rejected(kind: &ErrorKind) -> TokenError {
+    let reason = match kind {
+        ErrorKind::InvalidSignature => "its signature does not verify".to_string(),
+        ErrorKind::InvalidIssuer => "it was issued by someone else".to_string(),
+        ErrorKind::InvalidAudience => "it was minted for another audience".to_string(),
+        ErrorKind::InvalidAlgorithm => "its algorithm is not its key's".to_string(),
+        ErrorKind::ImmatureSignature => "it is not valid yet".to_string(),
+        // One of the claims required above: a fixed name, not the caller's text.
+        ErrorKind::MissingRequiredClaim(claim) => format!("it has no {claim} claim"),
+        // Base64, JSON, UTF-8 and the rest: the token is not readable at all.
+        _ => return TokenError::Malformed,
+    };
+    TokenError::Rejected(reason)
 }

@@ -163,7 +163,7 @@ impl Auth {
             return Err(FlowError::NoPendingChallenge);
         };
         let flow = self.config.flow(&challenge.flow).ok_or(FlowError::UnknownFlow)?;
-        let session = self.new_session(&challenge.conversation_id, address, &record, flow, true);
+        let session = self.new_session(&challenge.conversation_id, address, &record, flow, Some(challenge.method));
         if !self.store.complete_login(&challenge.id, &session).await? {
             return Err(self.why_refused(&challenge.id).await?);
         }

@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::routing::{get, post, put};
+use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -17,22 +18,33 @@ use super::extract::{Json, Operator, Path, Query};
 use crate::app::AppState;
 use crate::config::DirectoryConfig;
 use crate::domain::admin::{Admin, AdminError, AuditRow, ClientSecret, ClientView, SessionRow, Whose, parse_time};
+use crate::domain::import_pieces::{Format, Pieces};
 use crate::domain::records::{self, ImportError, JsonRecord};
 use crate::domain::unlocking::Unlocked;
 use crate::store::audit::AuditFilter;
 use crate::store::records::Record;
 
-/// Bulk imports may be far larger than any other request.
-const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+/// The import's route template, as registered below (spelled out there for the
+/// OpenAPI route scan; tests/api/edge/heads.rs fails if the two differ).
+pub(super) const IMPORT_ROUTE: &str = "/admin/v1/directories/{dir}/records";
+
+/// The path of one record, as the document declares it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by the handlers as `Path<(String, String)>`
+struct RecordPath {
+    /// a [[directories]] name
+    dir: String,
+    /// the record's key: at most 128 printable characters, no `/`
+    #[param(pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")]
+    key: String,
+}
 
 pub fn router() -> Router<Arc<AppState>> {
     let no_store = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Router::new()
         .route("/admin/v1/directories/{dir}/records/{key}", put(put_record).get(get_record).delete(delete_record))
-        .route(
-            "/admin/v1/directories/{dir}/records",
-            post(import_records).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
-        )
+        .route("/admin/v1/directories/{dir}/records", post(import_records))
         .route("/admin/v1/directories/{dir}/records/{key}/unlock", post(unlock_record))
         .route("/admin/v1/clients", get(list_clients).post(create_client))
         .route("/admin/v1/clients/{id}/disable", post(disable_client))
@@ -83,7 +95,7 @@ fn yes() -> bool {
 }
 
 #[utoipa::path(put, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", operation_id = "put_record",
-    security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name"), ("key" = String, Path, description = "the record's key: at most 128 printable characters, no `/`", pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")), request_body = RecordBody,
+    security(("admin_token" = [])), params(RecordPath), request_body = RecordBody,
     responses(
         (status = 200, description = "the record as stored", body = RecordView),
         (status = 400, description = "invalid_request: a malformed body, a bad key or field, an identifier that belongs to another record"),
@@ -99,14 +111,16 @@ pub async fn put_record(
 ) -> Result<axum::Json<RecordView>, ApiError> {
     let directory = directory(&app, &dir)?;
     let parsed = JsonRecord { key: Some(key.clone()), fields: body.fields, roles: body.roles, active: body.active };
-    let upsert = records::from_json(directory, parsed).map_err(AdminError::Invalid)?;
+    let rules = records::RecordRules::new(&app.auth.config, directory);
+    let upsert = records::from_json(&rules, parsed)
+        .map_err(|problems| AdminError::Invalid(records::describe_problems(&problems)))?;
     import(&app, vec![(1, upsert)]).await?;
     let record = records::find(&app.auth.store, &dir, &key).await.map_err(AdminError::from)?;
     Ok(axum::Json(record.ok_or_else(|| ApiError::Internal("record vanished".into()))?.into()))
 }
 
 #[utoipa::path(get, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", operation_id = "get_record",
-    security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name"), ("key" = String, Path, description = "the record's key: at most 128 printable characters, no `/`", pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")),
+    security(("admin_token" = [])), params(RecordPath),
     responses(
         (status = 200, description = "the record, active or not", body = RecordView),
         (status = 400, description = "invalid_request: a path parameter is malformed (a bad percent-escape, not UTF-8)"),
@@ -123,7 +137,7 @@ pub async fn get_record(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/directories/{dir}/records/{key}", tag = "admin", operation_id = "delete_record",
-    security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name"), ("key" = String, Path, description = "the record's key: at most 128 printable characters, no `/`", pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")),
+    security(("admin_token" = [])), params(RecordPath),
     responses(
         (status = 204, description = "deleted; its sessions ended"),
         (status = 400, description = "invalid_request: a path parameter is malformed (a bad percent-escape, not UTF-8)"),
@@ -143,10 +157,9 @@ pub async fn delete_record(
 
 /// Lifts the record's code-login lock (a lockout, or the lifetime cap) and forgives
 /// its failed codes; audited as `lockout.unlocked`.
-#[utoipa::path(post, path = "/admin/v1/directories/{dir}/records/{key}/unlock", tag = "admin", operation_id = "unlock_record",
-    security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name"), ("key" = String, Path, description = "the record's key: at most 128 printable characters, no `/`", pattern = "^[^/\\u0000-\\u001F\\u007F-\\u009F]{1,128}$")),
+#[utoipa::path(post, path = "/admin/v1/directories/{dir}/records/{key}/unlock", tag = "admin", security(("admin_token" = [])), params(RecordPath),
     responses(
-        (status = 200, description = "the lock is lifted (whether or not there was one)", body = Unlocked),
+        (status = 200, description = "the record's code logins are unlocked and its count of failures in a row is zero", body = Unlocked),
         (status = 400, description = "invalid_request: a path parameter is malformed (a bad percent-escape, not UTF-8)"),
         (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
         (status = 404, description = "not_found: no such directory or record")))]
@@ -161,43 +174,108 @@ pub async fn unlock_record(
 /// Bulk import: `text/csv` or `application/x-ndjson` (JSONL), the CLI's formats and rules.
 #[utoipa::path(post, path = "/admin/v1/directories/{dir}/records", tag = "admin", operation_id = "import_records",
     security(("admin_token" = [])), params(("dir" = String, Path, description = "a [[directories]] name")),
-    request_body(description = "the rows, with the CLI's formats and rules: CSV with a header line, or one JSON record per line",
+    request_body(description = "the rows, with the CLI's formats and rules: CSV with a header line, or one JSON record per line; read as a stream and staged in short transactions",
         content((String = "text/csv"), (String = "application/x-ndjson"), (String = "application/jsonl"))),
     responses(
         (status = 200, description = "every row was imported", body = Imported),
-        (status = 400, description = "invalid_request: a bad row (its line named), or a body that is not UTF-8; nothing was imported"),
+        (status = 400, description = "invalid_request: a bad row (its line named), a body that is not UTF-8 or cut off; nothing was imported"),
         (status = 401, description = "invalid_token: the admin token is missing or wrong (WWW-Authenticate: Bearer)"),
         (status = 404, description = "not_found: no such directory"),
-        (status = 413, description = "invalid_request: the body is larger than 64 MiB"),
+        (status = 413, description = "invalid_request: the body is larger than [admin] max_import_bytes"),
         (status = 415, description = "invalid_request: the body is neither text/csv nor application/x-ndjson")))]
 pub async fn import_records(
     _: Operator,
     State(app): State<Arc<AppState>>,
     Path(dir): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<axum::Json<Value>, ApiError> {
     let directory = directory(&app, &dir)?;
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::InvalidRequest("the body is not UTF-8".into()))?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let rows = match content_type.split(';').next().unwrap_or("").trim() {
-        "text/csv" => records::read_csv(text, directory),
-        "application/x-ndjson" | "application/jsonl" => records::read_jsonl(text, directory),
+    let format = match content_type.split(';').next().unwrap_or("").trim() {
+        "text/csv" => Format::Csv,
+        "application/x-ndjson" | "application/jsonl" => Format::Jsonl,
         _ => return Err(ApiError::UnsupportedMediaType),
     };
-    let rows = rows.and_then(|rows| records::check_unique_keys(&rows).map(|()| rows));
-    let rows =
-        rows.map_err(|(line, reason)| AdminError::Invalid(format!("line {line}: {reason}; nothing was imported")))?;
-    let count = rows.len();
-    import(&app, rows).await?;
+    let max = app.auth.config.admin.max_import_bytes;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let rules = records::RecordRules::new(&app.auth.config, directory);
+    let mut import = records::Import::begin(&app.auth.store, &dir);
+    let staged = stage_body(body, Pieces::new(format, &rules), &mut import, max).await;
+    let count = match staged {
+        Ok(count) => count,
+        Err(e) => {
+            import.abandon().await;
+            return Err(e);
+        }
+    };
+    import.finish(app.auth.clock.now(), || {}).await.map_err(import_error)?;
     Ok(axum::Json(json!({"imported": count})))
 }
 
+/// Reads the body into `import`, a piece at a time; returns how many rows it held.
+/// A bad row stops the staging but not the reading, so that the answer lists every
+/// bad line of the body (and nothing is imported).
+async fn stage_body(
+    mut body: Body,
+    mut pieces: Pieces<'_>,
+    import: &mut records::Import<'_>,
+    max: u64,
+) -> Result<usize, ApiError> {
+    let (mut read, mut count, mut bad) = (0u64, 0, Vec::new());
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ApiError::InvalidRequest("the body was cut off; nothing was imported".into()))?;
+        let Ok(bytes) = frame.into_data() else {
+            continue;
+        };
+        read += bytes.len() as u64;
+        if read > max {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        if let Some(piece) = pieces.feed(&bytes) {
+            count += stage(piece, import, &mut bad).await?;
+        }
+    }
+    count += stage(pieces.finish(), import, &mut bad).await?;
+    match bad.is_empty() {
+        true => Ok(count),
+        false => Err(AdminError::Invalid(records::describe(&bad)).into()),
+    }
+}
+
+/// Stages a piece's rows while no bad row has been seen; keeps its bad rows.
+async fn stage(
+    piece: records::Checked,
+    import: &mut records::Import<'_>,
+    bad: &mut Vec<records::BadRow>,
+) -> Result<usize, ApiError> {
+    bad.extend(piece.bad);
+    if !bad.is_empty() {
+        return Ok(0);
+    }
+    let count = piece.rows.len();
+    import.add(piece.rows).await.map_err(import_error)?;
+    Ok(count)
+}
+
+/// One record (a PUT): a broken rule is the body's fault, and there is no line to name.
 async fn import(app: &AppState, rows: records::Rows) -> Result<(), ApiError> {
     records::import(&app.auth.store, &rows, app.auth.clock.now(), || {}).await.map_err(|e| match e {
-        ImportError::Row(line, reason) => AdminError::Invalid(format!("line {line}: {reason}")).into(),
-        ImportError::Store(e) => AdminError::Store(e).into(),
+        ImportError::Row(_, reason) => AdminError::Invalid(reason).into(),
+        other => import_error(other),
     })
+}
+
+fn import_error(e: ImportError) -> ApiError {
+    match e {
+        ImportError::Row(line, reason) => {
+            AdminError::Invalid(format!("line {line}: {reason}; nothing was imported")).into()
+        }
+        ImportError::Store(e) => AdminError::Store(e).into(),
+    }
 }
 
 /// What `POST /admin/v1/directories/{dir}/records` answers.

@@ -11,6 +11,9 @@ use crate::domain::clients::ClientError;
 use crate::domain::grants::GrantError;
 use crate::proxy::error::ProxyError;
 
+/// `Retry-After` of a 503 `temporarily_unavailable` (the database did not answer), in seconds.
+const RETRY_WHEN_UNAVAILABLE: u64 = 5;
+
 /// The body of every refusal, as [`ApiError::into_response`] writes it: the one error
 /// schema of `/openapi.json`.
 #[derive(utoipa::ToSchema)]
@@ -47,6 +50,12 @@ pub enum ApiError {
     /// 413: the body is larger than `server.max_body_bytes`.
     #[error("request body is too large")]
     PayloadTooLarge,
+    /// 414: the request target is longer than the server reads.
+    #[error("the request target is too long")]
+    UriTooLong,
+    /// 431: more header fields, or more bytes of them, than the server reads.
+    #[error("the request headers are too large")]
+    HeadersTooLarge,
     /// 415: the body is not declared as JSON.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
@@ -101,13 +110,17 @@ impl ApiError {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", none),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", none),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", none),
+            ApiError::UriTooLong => (StatusCode::URI_TOO_LONG, "invalid_request", none),
+            ApiError::HeadersTooLarge => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "invalid_request", none),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", none),
             ApiError::InvalidSignature => (StatusCode::FORBIDDEN, "invalid_signature", none),
             ApiError::Internal(_) | ApiError::Clients(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", none),
             ApiError::Flow(flow) => flow_parts(flow),
             ApiError::Proxy(proxy) => (proxy_status(proxy), proxy.code(), none),
             ApiError::AdminUnauthorized(_) => (StatusCode::UNAUTHORIZED, "invalid_token", none),
-            ApiError::Admin(AdminError::Invalid(_)) => (StatusCode::BAD_REQUEST, "invalid_request", none),
+            ApiError::Admin(AdminError::Invalid(_) | AdminError::Unconfigured(_)) => {
+                (StatusCode::BAD_REQUEST, "invalid_request", none)
+            }
             ApiError::Admin(AdminError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found", none),
             ApiError::Admin(AdminError::Conflict(_)) => (StatusCode::CONFLICT, "conflict", none),
             ApiError::Admin(AdminError::Store(_) | AdminError::Hash(_)) => {
@@ -181,8 +194,8 @@ fn proxy_status(error: &ProxyError) -> StatusCode {
         P::InsufficientRole | P::ForbiddenResource => StatusCode::FORBIDDEN,
         P::UnknownService | P::NoRoute => StatusCode::NOT_FOUND,
         P::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        P::UpstreamUnavailable(_) => StatusCode::BAD_GATEWAY,
-        P::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        P::UpstreamUnavailable { .. } => StatusCode::BAD_GATEWAY,
+        P::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         P::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -199,11 +212,22 @@ fn flow_retry_after(flow: &FlowError) -> Option<u64> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, mut body) = self.parts();
+        let (mut status, mut code, mut body) = self.parts();
+        let unavailable = status.is_server_error() && crate::store::unavailable(&self);
+        if unavailable {
+            (status, code) = (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
+        }
         let fault = status.is_server_error().then(|| ServerFault::of(&self));
+        // A failing upstream is named (its message holds the service, not the cause);
+        // every other server error is described only in the log.
+        let upstream = matches!(
+            self,
+            ApiError::Proxy(ProxyError::UpstreamUnavailable { .. } | ProxyError::UpstreamTimeout { .. })
+        );
         let description = match fault {
-            Some(_) => "the server could not complete the request".to_string(),
-            None => self.to_string(),
+            Some(_) if unavailable => "the database is unavailable; try again shortly".to_string(),
+            Some(_) if !upstream => "the server could not complete the request".to_string(),
+            _ => self.to_string(),
         };
         body.insert("error".into(), json!(code));
         body.insert("error_description".into(), json!(description));
@@ -220,7 +244,7 @@ impl IntoResponse for ApiError {
         } else if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"doorman\""));
         }
-        if let Some(seconds) = self.retry_after() {
+        if let Some(seconds) = self.retry_after().or(unavailable.then_some(RETRY_WHEN_UNAVAILABLE)) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let Some(fault) = fault {

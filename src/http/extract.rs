@@ -96,23 +96,58 @@ impl FromRequestParts<Arc<AppState>> for BotClient {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
-        let (id, secret) = basic_credentials(&parts.headers).ok_or(ApiError::InvalidClient)?;
+        let (id, secret) = basic_credentials(&parts.headers)?.ok_or(ApiError::InvalidClient)?;
         let client = state.clients.authenticate(&id, &secret, state.auth.clock.as_ref()).await?;
         Ok(BotClient(client))
     }
 }
 
-pub(super) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") || encoded.len() > 1024 {
-        return None;
+/// `Authorization: Basic` that cannot be read: bad base64, no `:`, a broken escape.
+#[derive(Debug)]
+pub struct MalformedBasic;
+
+impl From<MalformedBasic> for ApiError {
+    fn from(_: MalformedBasic) -> Self {
+        ApiError::InvalidClient
     }
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    // Taken as sent: RFC 6749 asks clients to form-encode credentials first, but most
-    // bot platforms do not, and doorman's generated secrets need no encoding.
-    let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_string(), secret.to_string()))
+}
+
+/// The `client_id` and `client_secret` of an `Authorization: Basic` header, or `None`
+/// without one. RFC 6749 §2.3.1: both are form-urlencoded before they are joined, so
+/// `hr%2Dbot` is `hr-bot` and `+` is a space. A value that needs no encoding (every id
+/// and secret doorman generates) reads the same either way.
+pub(super) fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, MalformedBasic> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let Some((scheme, encoded)) = value.to_str().ok().and_then(|v| v.split_once(' ')) else {
+        return Ok(None);
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(None);
+    }
+    if encoded.len() > 1024 {
+        return Err(MalformedBasic);
+    }
+    let decoded = STANDARD.decode(encoded.trim()).ok().and_then(|d| String::from_utf8(d).ok()).ok_or(MalformedBasic)?;
+    let (id, secret) = decoded.split_once(':').ok_or(MalformedBasic)?;
+    Ok(Some((form_decoded(id)?, form_decoded(secret)?)))
+}
+
+/// `application/x-www-form-urlencoded` decoding of one value, strict: a `%` must start
+/// two hex digits, and the bytes must be UTF-8.
+fn form_decoded(value: &str) -> Result<String, MalformedBasic> {
+    let bytes = value.as_bytes();
+    let well_formed = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'%')
+        .all(|(i, _)| bytes.get(i + 1..i + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)));
+    if !well_formed {
+        return Err(MalformedBasic);
+    }
+    let spaced = value.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8().map(|v| v.into_owned()).map_err(|_| MalformedBasic)
 }
 
 /// An OAuth request body: form-encoded (RFC 6749) or JSON, chosen by `Content-Type`.
@@ -174,5 +209,39 @@ impl FromRequestParts<Arc<AppState>> for Operator {
         )
         .into();
         if same { Ok(Operator) } else { Err(ApiError::AdminUnauthorized("wrong admin token")) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(raw: &str) -> Result<Option<(String, String)>, MalformedBasic> {
+        let mut headers = HeaderMap::new();
+        let value = format!("Basic {}", STANDARD.encode(raw));
+        headers.insert(header::AUTHORIZATION, value.parse().expect("header value"));
+        basic_credentials(&headers)
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let pair = |id: &str, secret: &str| Some((id.to_string(), secret.to_string()));
+        assert_eq!(basic("hr%2Dbot:s%5F1%2B2").unwrap(), pair("hr-bot", "s_1+2"));
+        assert_eq!(basic("hr-bot:a+b%20c").unwrap(), pair("hr-bot", "a b c"));
+        assert_eq!(basic("%C3%B1:x").unwrap(), pair("ñ", "x"));
+        assert_eq!(basic("id:pass:word").unwrap(), pair("id", "pass:word"));
+        for broken in ["hr%2:x", "id:%zz", "id:50%", "%FF:x", "no-colon"] {
+            assert!(basic(broken).is_err(), "{broken}");
+        }
+    }
+
+    #[test]
+    fn other_schemes_are_not_basic() {
+        let mut headers = HeaderMap::new();
+        assert!(basic_credentials(&headers).unwrap().is_none());
+        headers.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert!(basic_credentials(&headers).unwrap().is_none());
+        headers.insert(header::AUTHORIZATION, "Basic !!!".parse().unwrap());
+        assert!(basic_credentials(&headers).is_err());
     }
 }

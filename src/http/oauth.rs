@@ -136,8 +136,9 @@ fn token_response(state: ConversationState) -> Result<TokenResponse, ApiError> {
 pub async fn introspect(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
-    FormOrJson(params): FormOrJson<OAuthParams>,
+    body: Result<FormOrJson<OAuthParams>, ApiError>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    let params = token_body(body)?;
     let client = authenticate(&app, &headers, &params).await?;
     let token = required(&params.token, "token")?;
     let answer = app.auth.introspect(&client, token).await?;
@@ -156,16 +157,29 @@ pub async fn introspect(
 pub async fn revoke(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
-    FormOrJson(params): FormOrJson<OAuthParams>,
+    body: Result<FormOrJson<OAuthParams>, ApiError>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    let params = token_body(body)?;
     let client = authenticate(&app, &headers, &params).await?;
     app.auth.revoke(&client, required(&params.token, "token")?).await?;
     Ok(axum::Json(json!({})))
 }
 
+/// RFC 7009 §2.1 and RFC 7662 §2.1: a request without a form body is `invalid_request`,
+/// not a media-type error, so standard clients see the error they expect.
+fn token_body(body: Result<FormOrJson<OAuthParams>, ApiError>) -> Result<OAuthParams, ApiError> {
+    match body {
+        Ok(FormOrJson(params)) => Ok(params),
+        Err(ApiError::UnsupportedMediaType) => Err(ApiError::InvalidRequest(
+            "send the token in an application/x-www-form-urlencoded body: token=...".into(),
+        )),
+        Err(other) => Err(other),
+    }
+}
+
 /// `client_secret_basic` or `client_secret_post`, never both (RFC 6749 §2.3).
 async fn authenticate(app: &AppState, headers: &HeaderMap, params: &OAuthParams) -> Result<Client, ApiError> {
-    let (id, secret) = match (basic_credentials(headers), &params.client_id, &params.client_secret) {
+    let (id, secret) = match (basic_credentials(headers)?, &params.client_id, &params.client_secret) {
         (Some(_), _, Some(_)) => {
             return Err(ApiError::InvalidRequest("use one client authentication method, not two".into()));
         }

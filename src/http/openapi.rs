@@ -15,7 +15,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
-use super::{admin, conversations, messages, oauth, playground, proxy, voice, well_known};
+use super::{admin, conversations, messages, metrics, oauth, playground, proxy, voice, well_known};
 use crate::app::AppState;
 use crate::config::Config;
 
@@ -34,6 +34,7 @@ use crate::config::Config;
         admin::create_client, admin::list_clients, admin::disable_client, admin::rotate_client,
         admin::list_sessions, admin::revoke_sessions, admin::revoke_session, admin::audit,
         proxy::proxy,
+        metrics::metrics,
         playground::page, playground::info, playground::message, playground::deliveries,
     ),
     components(schemas(ErrorBody)),
@@ -105,6 +106,12 @@ struct SecuritySchemes;
 impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("the [metrics] token")).build(),
+            ),
+        );
         components.add_security_scheme(
             "basic",
             SecurityScheme::Http(

@@ -18,6 +18,7 @@ use crate::proxy::ProxyRequest;
 use crate::proxy::credentials::Presented;
 use crate::proxy::error::ProxyError;
 use crate::proxy::headers::CONVERSATION_HEADER;
+use crate::telemetry::access;
 
 const PREFIX: &str = "/v1/proxy/";
 
@@ -42,6 +43,7 @@ async fn proxy(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
+    let started = std::time::Instant::now();
     let rest = request.uri().path().strip_prefix(PREFIX).unwrap_or_default();
     let (service, path) = match rest.find('/') {
         Some(slash) => (&rest[..slash], &rest[slash..]),
@@ -52,15 +54,23 @@ async fn proxy(
     let presented = presented(request.headers());
     let method = request.method().clone();
     let request = ProxyRequest { service, path, presented, peer: peer.ip(), request };
-    match app.proxy.handle(&app.auth, &app.clients, request).await {
-        Ok(response) => Ok(response),
+    let response = match app.proxy.handle(&app.auth, &app.clients, request).await {
+        Ok(response) => response,
         Err(refusal) => {
             let mut response = ApiError::from(refusal).into_response();
             // The route template, not the path: its values may be a person's.
-            super::faults::log_fault_of(&method, "/v1/proxy/{service}/{*path}", None, &mut response);
-            Ok(response)
+            super::faults::log_fault_of(&method, access::PROXY_ROUTE, None, &mut response);
+            response
         }
+    };
+    // Atomics only: no lock, no label formatting, no allocation (README, Metrics).
+    let elapsed = started.elapsed();
+    app.metrics.proxy.observe(response.status(), elapsed);
+    if tracing::enabled!(target: "doorman::access", tracing::Level::INFO) {
+        access::span(&method, access::PROXY_ROUTE, access::request_id(response.headers()))
+            .in_scope(|| access::served(response.status(), elapsed));
     }
+    Ok(response)
 }
 
 /// A Bearer token, or Basic client credentials with `X-Doorman-Conversation: channel/id`.
@@ -74,7 +84,8 @@ fn presented(headers: &HeaderMap) -> Result<Presented, ProxyError> {
     {
         return Ok(Presented::Bearer(token.trim().to_string()));
     }
-    let (client_id, secret) = basic_credentials(headers).ok_or(ProxyError::MissingCredentials)?;
+    let (client_id, secret) =
+        basic_credentials(headers).map_err(|_| ProxyError::InvalidClient)?.ok_or(ProxyError::MissingCredentials)?;
     let conversation = headers.get(CONVERSATION_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| {
         ProxyError::InvalidHeader(format!("Basic credentials need an {CONVERSATION_HEADER}: channel/id header"))
     })?;

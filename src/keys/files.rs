@@ -1,6 +1,6 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -85,6 +85,8 @@ pub fn generate_key_file(dir: &Path, algorithm: Algorithm) -> Result<String, Key
     .map_err(|_| KeyFileError::Generate)?;
     let io = |e| KeyFileError::Io(dir.display().to_string(), e);
     fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+    // A directory that already existed (a clone's `keys/` is 0755) is made private too.
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string().replace([':', '-'], "");
     let kid = format!("{}-{}", stamp.trim_end_matches('Z'), &crate::crypto::random_token(6)[..6]).to_lowercase();
     let text = pem::encode(&pem::Pem::new("PRIVATE KEY", der));
@@ -97,17 +99,20 @@ pub fn generate_key_file(dir: &Path, algorithm: Algorithm) -> Result<String, Key
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn generated_keys_load_with_their_algorithm_and_private_mode() {
-        let dir = tempfile::tempdir().unwrap();
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("keys");
+        fs::DirBuilder::new().mode(0o755).create(&dir).unwrap();
         for algorithm in [Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256] {
-            let kid = generate_key_file(dir.path(), algorithm).unwrap();
-            let mode = fs::metadata(dir.path().join(format!("{kid}.pem"))).unwrap().permissions().mode();
+            let kid = generate_key_file(&dir, algorithm).unwrap();
+            let mode = fs::metadata(dir.join(format!("{kid}.pem"))).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let keys = load_key_files(dir.path()).unwrap();
+        let mode = fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "an existing 0755 keys directory is made private");
+        let keys = load_key_files(&dir).unwrap();
         let algorithms: Vec<_> = keys.iter().map(|k| k.algorithm).collect();
         assert_eq!(algorithms.len(), 3);
         for alg in [jsonwebtoken::Algorithm::ES256, jsonwebtoken::Algorithm::EdDSA, jsonwebtoken::Algorithm::RS256] {

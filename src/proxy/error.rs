@@ -40,12 +40,17 @@ pub enum ProxyError {
     /// 400 `invalid_request`: the body cannot carry the token (`inject = "json:..."`).
     #[error("{0}")]
     InvalidBody(String),
-    /// 502 `bad_gateway`
-    #[error("the upstream service could not be reached")]
-    UpstreamUnavailable(String),
+    /// 502 `bad_gateway`. The message names the service, never its upstream URL (an
+    /// internal address is the operator's business); the cause goes to the log.
+    #[error("service `{service}` could not be reached: its upstream refused or dropped the connection")]
+    UpstreamUnavailable {
+        service: String,
+        #[source]
+        cause: hyper_util::client::legacy::Error,
+    },
     /// 504 `upstream_timeout`
-    #[error("the upstream service did not answer in time")]
-    UpstreamTimeout,
+    #[error("service `{service}` did not answer in time")]
+    UpstreamTimeout { service: String },
     /// 500
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,8 +69,8 @@ impl ProxyError {
             ProxyError::InsufficientRole => "insufficient_role",
             ProxyError::ForbiddenResource => "forbidden_resource",
             ProxyError::BodyTooLarge => "invalid_request",
-            ProxyError::UpstreamUnavailable(_) => "bad_gateway",
-            ProxyError::UpstreamTimeout => "upstream_timeout",
+            ProxyError::UpstreamUnavailable { .. } => "bad_gateway",
+            ProxyError::UpstreamTimeout { .. } => "upstream_timeout",
             ProxyError::Internal(_) => "server_error",
         }
     }

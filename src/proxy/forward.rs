@@ -1,16 +1,18 @@
-//! Sending the request upstream over pooled keep-alive connections. Bodies stream
-//! both ways; the request body is bounded; the answer must start within the service's
-//! timeout (a dead upstream is a 502 and a slow one a 504), and a body that stalls for
-//! that long in either direction is cut off: never a hang.
+//! Sending the request upstream over pooled keep-alive connections. The request body
+//! is read whole (bounded) before anything goes upstream, so that a body cut off,
+//! malformed or stalled is refused as the client's fault and the upstream never gets a
+//! truncated request; a request without a body pays nothing for that. The answer must
+//! start within the service's timeout (a dead upstream is a 502 and a slow one a 504),
+//! and streams back; one that stalls for that long is cut off: never a hang.
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{Request, Response};
-use http_body_util::{LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tower_http::timeout::TimeoutBody;
+use tower_http::timeout::{TimeoutBody, TimeoutError};
 
 use super::error::ProxyError;
 
@@ -43,31 +45,41 @@ fn client() -> Client<Connector, Body> {
 }
 
 impl Upstreams {
-    pub async fn send(&self, request: Request<Body>, timeout: Duration) -> Result<Response<Body>, ProxyError> {
+    /// Sends `request` to `service`'s upstream (the name is for the error messages).
+    pub async fn send(
+        &self,
+        service: &str,
+        request: Request<Body>,
+        timeout: Duration,
+    ) -> Result<Response<Body>, ProxyError> {
         let client = CLIENT.with(Client::clone);
         match tokio::time::timeout(timeout, client.request(request)).await {
-            Err(_) => Err(ProxyError::UpstreamTimeout),
+            Err(_) => Err(ProxyError::UpstreamTimeout { service: service.to_string() }),
             Ok(Ok(response)) => Ok(response.map(|body| Body::new(TimeoutBody::new(timeout, body)))),
-            Ok(Err(e)) if is_body_limit(&e) => Err(ProxyError::BodyTooLarge),
-            Ok(Err(e)) => Err(ProxyError::UpstreamUnavailable(format!("{e:?}"))),
+            Ok(Err(cause)) => Err(ProxyError::UpstreamUnavailable { service: service.to_string(), cause }),
         }
     }
 }
 
-/// The client's body, cut off with an error once it passes `max` bytes or stalls for
-/// `idle`.
-pub fn bounded(body: Body, max: usize, idle: Duration) -> Body {
-    // Most proxied calls are GETs without a body: they need no timer and no limit.
+/// The client's whole body, at most `max` bytes, each part arriving within `idle`.
+pub async fn read_body(body: Body, max: usize, idle: Duration) -> Result<Bytes, ProxyError> {
+    // Most proxied calls are GETs without a body: they need no timer, no limit and no buffer.
     if http_body::Body::is_end_stream(&body) {
-        return body;
+        return Ok(Bytes::new());
     }
-    Body::new(TimeoutBody::new(idle, Limited::new(body, max)))
+    match TimeoutBody::new(idle, Limited::new(body, max)).collect().await {
+        // One frame (the usual small body) becomes the Bytes without a copy.
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if is::<LengthLimitError>(&*e) => Err(ProxyError::BodyTooLarge),
+        Err(e) if is::<TimeoutError>(&*e) => Err(ProxyError::InvalidBody("the request body stalled".into())),
+        Err(_) => Err(ProxyError::InvalidBody("the request body is cut off or malformed".into())),
+    }
 }
 
-fn is_body_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+fn is<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(error);
     while let Some(e) = source {
-        if e.is::<LengthLimitError>() {
+        if e.is::<E>() {
             return true;
         }
         source = e.source();

@@ -2,12 +2,11 @@
 //! `upstream_path`) and the token, put where the route says.
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use percent_encoding::{percent_decode_str, utf8_percent_encode};
 use serde_json::Value;
 
 use super::error::ProxyError;
-use super::forward::bounded;
+use super::forward::read_body;
 use super::path::CanonicalPath;
 use super::routes::{Route, Service};
 use super::template::Captures;
@@ -78,8 +77,8 @@ impl Target<'_> {
         uri.parse().map_err(|_| ProxyError::InvalidPath("the upstream URL would not be valid"))
     }
 
-    /// The request with the token injected. The body streams through, bounded, unless
-    /// the token goes inside it.
+    /// The request with the token injected, and the client's body read whole (see
+    /// `forward`).
     pub async fn request(
         &self,
         method: Method,
@@ -92,26 +91,27 @@ impl Target<'_> {
         if declared.is_some_and(|length| length > max as u64) {
             return Err(ProxyError::BodyTooLarge);
         }
+        let bytes = read_body(body, max, self.service.timeout).await?;
         let body = match &self.route.inject {
             Inject::Authorization => {
                 let bearer = HeaderValue::from_str(&format!("Bearer {}", self.token))
                     .map_err(|e| ProxyError::Internal(e.to_string()))?;
                 headers.insert(header::AUTHORIZATION, bearer);
-                bounded(body, max, self.service.timeout)
+                Body::from(bytes)
             }
             Inject::Header(name) => {
                 let name = HeaderName::try_from(name.as_str()).map_err(|e| ProxyError::Internal(e.to_string()))?;
                 let token = HeaderValue::from_str(self.token).map_err(|e| ProxyError::Internal(e.to_string()))?;
                 headers.insert(name, token);
-                bounded(body, max, self.service.timeout)
+                Body::from(bytes)
             }
             Inject::Json(pointer) => {
-                let json = json_with_token(body, &headers, max, pointer, self.token).await?;
+                let json = json_with_token(&bytes, &headers, pointer, self.token)?;
                 headers.remove(header::CONTENT_LENGTH);
                 headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 Body::from(json)
             }
-            Inject::Query(_) | Inject::None => bounded(body, max, self.service.timeout),
+            Inject::Query(_) | Inject::None => Body::from(bytes),
         };
         let mut request = Request::new(body);
         *request.method_mut() = method;
@@ -129,18 +129,7 @@ fn push_pair(query: &mut String, pair: &str) {
 }
 
 /// The client's JSON body (or `{}` when there is none) with the token at `pointer`.
-async fn json_with_token(
-    body: Body,
-    headers: &HeaderMap,
-    max: usize,
-    pointer: &str,
-    token: &str,
-) -> Result<Vec<u8>, ProxyError> {
-    let bytes = match Limited::new(body, max).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return Err(ProxyError::BodyTooLarge),
-        Err(e) => return Err(ProxyError::InvalidBody(format!("could not read the body: {e}"))),
-    };
+fn json_with_token(bytes: &[u8], headers: &HeaderMap, pointer: &str, token: &str) -> Result<Vec<u8>, ProxyError> {
     let mut document = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
     } else {
@@ -151,7 +140,7 @@ async fn json_with_token(
                 "this route puts the token in a JSON body: send application/json".into(),
             ));
         }
-        serde_json::from_slice(&bytes).map_err(|_| ProxyError::InvalidBody("the body is not valid JSON".into()))?
+        serde_json::from_slice(bytes).map_err(|_| ProxyError::InvalidBody("the body is not valid JSON".into()))?
     };
     set_pointer(&mut document, pointer, Value::String(token.to_string()))?;
     serde_json::to_vec(&document).map_err(|e| ProxyError::Internal(e.to_string()))

@@ -24,6 +24,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{Auth, ClientAuth};
 use crate::store::audit::AuditLog;
+use crate::telemetry::Metrics;
 use audit::ProxyAudit;
 use credentials::{Caller, Credentials, Presented};
 use error::ProxyError;
@@ -56,9 +57,12 @@ pub struct ProxyRequest {
 }
 
 impl Proxy {
-    pub fn new(config: &Config, log: AuditLog, clock: Arc<dyn Clock>) -> Result<Self, String> {
+    pub fn new(config: &Config, log: AuditLog, clock: Arc<dyn Clock>, metrics: &Metrics) -> Result<Self, String> {
         let services = Services::compile(&config.services, &config.tokens.audience)
             .map_err(|(key, message)| format!("{key}: {message}"))?;
+        for service in services.iter() {
+            metrics.adopt_upstream(&service.name, service.upstream_seconds.clone());
+        }
         Ok(Self {
             services,
             credentials: Credentials::default(),
@@ -91,7 +95,10 @@ impl Proxy {
         match self.authorize(service, request.path, request.request, &caller, auth, request.peer).await {
             Ok((route, upstream_request, request_id)) => {
                 self.audit.allowed(&service.name, &route.label, &caller);
-                let mut response = self.upstreams.send(upstream_request, service.timeout).await?;
+                let sent = std::time::Instant::now();
+                let response = self.upstreams.send(&service.name, upstream_request, service.timeout).await;
+                service.upstream_seconds.observe(sent.elapsed());
+                let mut response = response?;
                 headers::clean_response_headers(response.headers_mut());
                 response.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
                 Ok(response)

@@ -109,6 +109,11 @@ fn canonical_segment(raw: &str) -> Result<String, ProxyError> {
     if double_encoded {
         return Err(ProxyError::InvalidPath("double-encoded escapes (`%25XX`) are not accepted"));
     }
+    // Overlong forms (`%C0%AF` for `/`) and other invalid UTF-8 read differently in
+    // every decoder, and no claim can equal them.
+    if out.contains('%') && percent_decode_str(&out).decode_utf8().is_err() {
+        return Err(ProxyError::InvalidPath("escapes must decode to UTF-8"));
+    }
     Ok(out)
 }
 
@@ -146,6 +151,7 @@ mod tests {
         assert_eq!(ok("/files/"), "/files/");
         assert_eq!(ok("/100%25"), "/100%25");
         assert_eq!(ok(""), "/");
+        assert_eq!(ok("/caf%C3%A9"), "/caf%C3%A9");
     }
 
     #[test]
@@ -173,6 +179,11 @@ mod tests {
             "/a%25%32%65",
             "/a%+1",
             "/a%-1",
+            "/a%C0%AF",
+            "/a%C0%AE",
+            "/a%E0%80%AF",
+            "/a%FF",
+            "/a%C3",
         ] {
             assert!(CanonicalPath::parse(raw).is_err(), "{raw} should be rejected");
         }

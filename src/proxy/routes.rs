@@ -18,6 +18,8 @@ pub struct Service {
     pub upstream: Upstream,
     pub timeout: Duration,
     pub max_body_bytes: usize,
+    /// Time to the upstream's response head; registered in the metrics by [`super::Proxy::new`].
+    pub upstream_seconds: crate::telemetry::LatencyHistogram,
     routes: Vec<Route>,
 }
 
@@ -73,6 +75,10 @@ impl Services {
         Ok(Self { by_name })
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Service>> {
+        self.by_name.values()
+    }
+
     pub fn get(&self, name: &str) -> Option<&Arc<Service>> {
         self.by_name.get(name)
     }
@@ -111,6 +117,7 @@ impl Service {
             upstream,
             timeout: config.timeout,
             max_body_bytes: config.max_body_bytes,
+            upstream_seconds: Default::default(),
             routes,
         })
     }

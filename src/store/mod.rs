@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod dialogs;
 pub mod endings;
 pub mod guards;
+pub mod imports;
 pub mod records;
 pub mod samples;
 pub mod secrets;
@@ -30,6 +31,52 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Whether `error`, or an error it was caused by, says that the database could not be
+/// reached or no connection came free in time: worth a retry, and not the request's
+/// fault nor a bug.
+pub fn unavailable(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let db = match e.downcast_ref::<StoreError>() {
+            Some(StoreError::Db(db)) => Some(db),
+            _ => e.downcast_ref::<DbErr>(),
+        };
+        if db.is_some_and(db_unavailable) || e.downcast_ref::<sea_orm::sqlx::Error>().is_some_and(sqlx_unavailable) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+fn db_unavailable(error: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => sqlx_unavailable(e),
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(error: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as E;
+    match error {
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
+        E::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+        _ => false,
+    }
+}
+
+/// PostgreSQL: class 08 (connection exception), 57P (shutdown, terminated by an
+/// administrator), 3D000 (the database is gone). SQLite (numeric): BUSY, LOCKED,
+/// IOERR, CANTOPEN, in any extended form.
+fn unavailable_code(code: &str) -> bool {
+    if code.starts_with("08") || code.starts_with("57P") || code == "3D000" {
+        return true;
+    }
+    code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 14))
+}
+
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
@@ -41,7 +88,8 @@ pub struct Store {
 }
 
 impl Store {
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    pub async fn connect(config: &crate::config::Database) -> StoreResult<Self> {
+        let (url, options) = (config.url.as_str(), |url: &str| options(url, config.acquire_timeout));
         if !url.starts_with("sqlite:") {
             let db = Database::connect(options(url)).await?;
             return Ok(Self { reader: db.clone(), db, ended: Arc::default() });
@@ -74,8 +122,9 @@ impl Store {
         &self.reader
     }
 
-    pub async fn ping(&self) -> bool {
-        self.db.ping().await.is_ok()
+    /// Whether the database answers within `within`.
+    pub async fn ping(&self, within: Duration) -> bool {
+        matches!(tokio::time::timeout(within, self.db.ping()).await, Ok(Ok(())))
     }
 
     /// A statement with `$1`-style placeholders; both SQLite and PostgreSQL accept them.
@@ -88,14 +137,16 @@ impl Store {
     }
 }
 
-fn options(url: &str) -> ConnectOptions {
+/// Both timeouts are short: a request that cannot get the database soon is better
+/// answered 503 at once than after a long wait (see `unavailable`).
+fn options(url: &str, acquire_timeout: Duration) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_string());
-    options.sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
+    options.sqlx_logging(false).acquire_timeout(acquire_timeout).connect_timeout(acquire_timeout);
     if url.starts_with("sqlite:") {
         // WAL with synchronous=NORMAL cannot corrupt the database; a power cut (not a
         // crash of doorman) may lose the last commits. See README "Durability".
-        options.map_sqlx_sqlite_opts(|o| {
-            o.busy_timeout(Duration::from_secs(10))
+        options.map_sqlx_sqlite_opts(move |o| {
+            o.busy_timeout(acquire_timeout)
                 .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .foreign_keys(true)

@@ -58,6 +58,10 @@ pub struct RecordUpsert {
 pub enum UpsertError {
     #[error("identifier {field} = {value} already belongs to another record")]
     IdentifierTaken { field: String, value: String },
+    #[error("key {key} already appears on line {first_line}")]
+    RepeatedKey { key: String, first_line: u64 },
+    #[error("{field} = {value} already appears on line {first_line}")]
+    RepeatedIdentifier { field: String, value: String, first_line: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -113,33 +117,32 @@ impl Store {
 
     /// Inserts or replaces one record and its identifier rows on `db` (a transaction
     /// during imports, so that a failing row leaves nothing behind).
-    /// Writes every record in one transaction: all of them, or (on the first row that
-    /// breaks a rule, returned with its line) none. Returns the ids of the records the
-    /// rows made inactive. `on_row` runs after each row (a progress bar).
-    pub async fn upsert_all<'a>(
-        &self,
-        rows: impl IntoIterator<Item = &'a (u64, RecordUpsert)>,
-        now: Millis,
-        mut on_row: impl FnMut(),
-    ) -> Result<Vec<i64>, (u64, UpsertError)> {
-        let txn = sea_orm::TransactionTrait::begin(self.db()).await.map_err(|e| (0, UpsertError::Store(e.into())))?;
-        let mut inactive = Vec::new();
-        for (line, record) in rows {
-            let id = self.upsert_record(&txn, record, now).await.map_err(|e| (*line, e))?;
-            if !record.active {
-                inactive.push(id);
-            }
-            on_row();
-        }
-        txn.commit().await.map_err(|e| (0, UpsertError::Store(e.into())))?;
-        Ok(inactive)
-    }
-
     pub async fn upsert_record(
         &self,
         db: &impl ConnectionTrait,
         record: &RecordUpsert,
         now: Millis,
+    ) -> Result<i64, UpsertError> {
+        self.upsert(db, record, now, false).await
+    }
+
+    /// [`Store::upsert_record`], but an identifier another record holds moves to this one:
+    /// for a checked import, where that other record is part of the same import.
+    pub(super) async fn upsert_taking_over(
+        &self,
+        db: &impl ConnectionTrait,
+        record: &RecordUpsert,
+        now: Millis,
+    ) -> Result<i64, UpsertError> {
+        self.upsert(db, record, now, true).await
+    }
+
+    async fn upsert(
+        &self,
+        db: &impl ConnectionTrait,
+        record: &RecordUpsert,
+        now: Millis,
+        take_over: bool,
     ) -> Result<i64, UpsertError> {
         let stmt = self.sql(
             "INSERT INTO records (directory, key, fields, roles, active, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
@@ -167,15 +170,18 @@ impl Store {
             // PostgreSQL transaction on a unique violation.
             let values: [Value; 4] =
                 [record.directory.clone().into(), field.clone().into(), value.clone().into(), id.into()];
-            let inserted = execute(
-                db,
-                self.sql(
-                    "INSERT INTO record_identifiers (directory, field, value, record_id) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (directory, field, value) DO NOTHING",
-                    values,
-                ),
-            )
-            .await?;
+            let insert = self.sql(
+                "INSERT INTO record_identifiers (directory, field, value, record_id) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (directory, field, value) DO NOTHING",
+                values.clone(),
+            );
+            let mut inserted = execute(db, insert.clone()).await?;
+            if inserted == 0 && take_over {
+                let [directory, field, value, _] = values;
+                let held = "DELETE FROM record_identifiers WHERE directory = $1 AND field = $2 AND value = $3";
+                execute(db, self.sql(held, [directory, field, value])).await?;
+                inserted = execute(db, insert).await?;
+            }
             if inserted == 0 {
                 return Err(UpsertError::IdentifierTaken { field: field.clone(), value: value.clone() });
             }

@@ -104,6 +104,13 @@ async fn records_follow_the_import_rules() {
     }
     let (status, _) = json_of(app.admin(Method::GET, "/directories/nope/records/1")).await;
     assert_eq!(status, 404);
+    // The flows of `employees` send codes to `phone` and `corporate_email`: both are checked.
+    let bad = json!({"fields": {"employee_number": "9", "phone": "600000001", "corporate_email": "nine"}});
+    let (status, body) = json_of(put("9", bad)).await;
+    assert_eq!(status, 400, "{body}");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.contains("phone: \"600000001\" is not a phone number in E.164 form"), "{description}");
+    assert!(description.contains("corporate_email: \"nine\" is not an e-mail address"), "{description}");
 }
 
 #[tokio::test]
@@ -123,6 +130,14 @@ async fn bulk_import_is_all_or_nothing() {
     assert!(body["error_description"].as_str().unwrap().contains("line 2"), "{body}");
     let (status, _) = json_of(app.admin(Method::GET, "/directories/employees/records/77")).await;
     assert_eq!(status, 404, "nothing was imported");
+    let bad = "employee_number,phone\n80,+34665762878\n81,+34\n82,12345\n";
+    let (status, body) = json_of(import("text/csv", bad)).await;
+    let description = body["error_description"].as_str().unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(description.starts_with("2 bad rows, nothing was imported: line 3, phone"), "{description}");
+    assert!(description.contains("line 4, phone: \"12345\""), "{description}");
+    let (status, _) = json_of(app.admin(Method::GET, "/directories/employees/records/80")).await;
+    assert_eq!(status, 404, "the good row was not imported either");
     let (status, _) = json_of(import("application/json", "[]")).await;
     assert_eq!(status, 415);
     let (status, body) = json_of(app.admin(Method::GET, "/directories/employees/records/1023")).await;

@@ -46,6 +46,7 @@ async fn import_upserts_csv_and_jsonl_records() {
     let output = doorman(dir.path(), &["import", "employees", csv.to_str().unwrap(), "--config", &config]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("imported 2 records"));
+
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM records").await, 2);
     assert_eq!(
         count(dir.path(), "SELECT COUNT(*) FROM records WHERE key = '4721' AND fields NOT LIKE '%1023%'").await,
@@ -58,11 +59,15 @@ async fn import_upserts_csv_and_jsonl_records() {
     );
 
     let jsonl = dir.path().join("more.jsonl");
-    std::fs::write(&jsonl, "{\"key\": \"4721\", \"fields\": {\"employee_number\": 4721, \"phone\": \"+34600\"}, \"roles\": [\"c\"]}\n\n{\"fields\": {\"employee_number\": \"9\"}}\n").unwrap();
+    std::fs::write(&jsonl, "{\"key\": \"4721\", \"fields\": {\"employee_number\": 4721, \"phone\": \"+34600000002\"}, \"roles\": [\"c\"]}\n\n{\"fields\": {\"employee_number\": \"9\"}}\n").unwrap();
     let output = doorman(dir.path(), &["import", "employees", jsonl.to_str().unwrap(), "--config", &config]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM records").await, 3, "4721 was updated, 9 added");
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM records WHERE key = '4721' AND roles = '[\"c\"]'").await, 1);
+    let one = dir.path().join("one.csv");
+    std::fs::write(&one, "employee_number,name\n77,Solo\n").unwrap();
+    let output = doorman(dir.path(), &["import", "employees", one.to_str().unwrap(), "--config", &config]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("imported 1 record into"), "{output:?}");
 }
 
 #[tokio::test]
@@ -90,6 +95,157 @@ async fn a_bad_row_is_reported_by_line_and_nothing_is_imported() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("line 3"), "{}", stderr(&output));
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM records").await, 1, "B was rolled back with C");
+}
+
+/// A second flow that sends codes by e-mail, so `corporate_email` is a delivery field too.
+const EMAIL_FLOW: &str = "[[flows]]\nname = \"mail\"\ndirectory = \"employees\"\nidentify_by = \"employee_number\"\n\
+    delivery = [\"email:corporate_email\"]\n";
+
+#[tokio::test]
+async fn every_bad_delivery_field_is_listed_and_nothing_is_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), EMAIL_FLOW);
+    let csv = dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "employee_number,name,phone,corporate_email\n\
+         1,Ana,+34665762878,ana@corp.example\n\
+         2,Luis,665762878,luis@corp.example\n\
+         3,Marta,+34665762892,marta.corp.example\n\
+         4,Nil,,\n\
+         5,Pau,+34 12,pau@\n\
+         6,Eva,too,many,cells\n",
+    )
+    .unwrap();
+    let output = doorman(dir.path(), &["import", "employees", csv.to_str().unwrap(), "--config", &config]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("4 bad rows, nothing was imported"), "{message}");
+    for expected in [
+        "line 3, phone: \"665762878\" is not a phone number in E.164 form",
+        "line 4, corporate_email: \"marta.corp.example\" is not an e-mail address",
+        "line 6, phone: \"+34 12\"",
+        "line 6, corporate_email: \"pau@\"",
+        "line 7, has 5 fields where the header has 4",
+    ] {
+        assert!(message.contains(expected), "{expected} in {message}");
+    }
+    assert_eq!(message.matches("line 7").count(), 1, "a CSV error names its line once: {message}");
+    assert!(!message.contains("line 2,") && !message.contains("line 5,"), "good rows are not listed: {message}");
+    assert!(!dir.path().join("doorman.db").exists(), "nothing was written: not even a database");
+
+    let output =
+        doorman(dir.path(), &["import", "employees", csv.to_str().unwrap(), "--skip-invalid", "--config", &config]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("imported 2 records"), "{output:?}");
+    let message = stderr(&output);
+    assert!(message.contains("skipped 4 bad rows") && message.contains("line 3, phone"), "{message}");
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM records").await, 2, "rows 1 and 4 (no address is fine)");
+
+    let jsonl = dir.path().join("people.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"fields\": {\"employee_number\": 8, \"phone\": \"+1 202\"}}\n{\"fields\": {\"employee_number\": 9}, \"bogus\": 1}\n",
+    )
+    .unwrap();
+    let output = doorman(dir.path(), &["import", "employees", jsonl.to_str().unwrap(), "--config", &config]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(message.contains("line 1, phone: \"+1 202\""), "{message}");
+    assert!(message.contains("line 2, unknown field `bogus`"), "{message}");
+    assert!(!message.contains("at line 1"), "serde's own position is not repeated: {message}");
+}
+
+fn doorman_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BINARY);
+    command.args(args).current_dir(dir).env("RUST_LOG", "info").env_remove("DOORMAN_CONFIG");
+    command.envs(env.iter().copied()).output().expect("doorman runs")
+}
+
+#[test]
+fn the_configuration_is_found_and_named_and_its_absence_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("people.csv");
+    std::fs::write(&csv, "employee_number\n1\n").unwrap();
+    let import = ["import", "employees", csv.to_str().unwrap()];
+
+    let output = doorman_with(dir.path(), &import, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains(
+            "no directory named `employees` is configured (no configuration file was read: running on the \
+             embedded defaults; pass --config or set DOORMAN_CONFIG)"
+        ),
+        "{message}"
+    );
+    let output = doorman_with(dir.path(), &["clients", "create", "bot", "--flows", "payroll"], &[]);
+    assert!(stderr(&output).contains("no flow named `payroll` is configured (no configuration file was read"));
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = write_config(elsewhere.path(), "");
+    let output = doorman_with(dir.path(), &import, &[("DOORMAN_CONFIG", &config)]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let named = format!("configuration: {config} (from DOORMAN_CONFIG)");
+    assert!(stderr(&output).contains(&named), "{}", stderr(&output));
+
+    // ./doorman.toml, and --config before $DOORMAN_CONFIG.
+    write_config(dir.path(), "");
+    let output = doorman_with(dir.path(), &import, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("configuration: doorman.toml (found in the working directory)"),
+        "{}",
+        stderr(&output)
+    );
+    let output =
+        doorman_with(dir.path(), &["migrate", "--config", &config], &[("DOORMAN_CONFIG", "/nonexistent.toml")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = doorman_with(dir.path(), &["migrate"], &[("DOORMAN_CONFIG", "/nonexistent.toml")]);
+    assert_eq!(output.status.code(), Some(2), "a named file that is missing is an error, not a fall-back");
+    assert!(stderr(&output).contains("/nonexistent.toml"));
+}
+
+#[test]
+fn help_describes_everything_and_completions_are_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = String::from_utf8(doorman(dir.path(), &["--help"]).stdout).unwrap();
+    for expected in ["DOORMAN_CONFIG", "./doorman.toml", "Exit codes:", "2  bad usage", "completions"] {
+        assert!(help.contains(expected), "{expected} in {help}");
+    }
+    let import = String::from_utf8(doorman(dir.path(), &["import", "--help"]).stdout).unwrap();
+    for expected in ["<DIRECTORY>", "<FILE>", "--skip-invalid", "--format", "--config <FILE>", "E.164"] {
+        assert!(import.contains(expected), "{expected} in {import}");
+    }
+    // Every argument and option of every command has a description.
+    for command in [
+        vec!["serve"],
+        vec!["import"],
+        vec!["keys", "generate"],
+        vec!["clients", "create"],
+        vec!["sessions", "list"],
+        vec!["sessions", "revoke"],
+        vec!["audit", "query"],
+        vec!["audit", "prune"],
+        vec!["demo"],
+        vec!["completions"],
+    ] {
+        let mut args = command.clone();
+        args.push("-h");
+        let text = String::from_utf8(doorman(dir.path(), &args).stdout).unwrap();
+        let undescribed: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("  ") && l.trim_start().starts_with(['-', '<', '[']))
+            .filter(|l| !l.trim().contains("  "))
+            .collect();
+        assert!(undescribed.is_empty(), "{command:?}: undescribed {undescribed:?}\n{text}");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let output = doorman(dir.path(), &["completions", shell]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let script = String::from_utf8(output.stdout).unwrap();
+        assert!(script.contains("doorman") && script.contains("skip-invalid"), "{shell}");
+    }
 }
 
 /// Two routes that can match `GET /employees/4721/payslips`.
@@ -168,7 +324,11 @@ async fn clients_create_prints_a_secret_that_works_once_stored() {
     let bad_flow = doorman(dir.path(), &["clients", "create", "x", "--flows", "nope", "--config", &config]);
     assert_eq!(bad_flow.status.code(), Some(2));
 
-    let store = doorman::store::Store::connect(&format!("sqlite://{}/doorman.db", dir.path().display())).await.unwrap();
+    let database = doorman::config::Database {
+        url: format!("sqlite://{}/doorman.db", dir.path().display()),
+        ..Default::default()
+    };
+    let store = doorman::store::Store::connect(&database).await.unwrap();
     let auth = doorman::domain::ClientAuth::new(store).await.unwrap();
     let clock = doorman::clock::SystemClock;
     let client = auth.authenticate("ivr-bot", &secret, &clock).await.expect("the printed secret authenticates");

@@ -34,7 +34,11 @@ async fn an_email_code_arrives_over_smtp_and_verifies() {
     assert!(mail.data.contains("Subject: Your verification code"), "{}", mail.data);
     assert!(mail.data.contains("To: ana.ruiz@corp.example"), "{}", mail.data);
     let code = code_in(mail.data.split("\r\n\r\n").nth(1).unwrap_or_default(), 6);
-    assert_eq!(app.verify("c1", &code).await.status(), 200);
+    let verified = app.verify("c1", &code).await;
+    assert_eq!(verified.status(), 200);
+    let body: serde_json::Value = verified.json().await.unwrap();
+    let claims = crate::tokens::claims_of(&app, body["access_token"].as_str().unwrap()).await;
+    assert_eq!(claims["amr"], json!(["otp"]), "RFC 8176 registers no value for e-mail");
 }
 
 #[tokio::test]

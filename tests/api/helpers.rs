@@ -316,6 +316,25 @@ pub async fn error_of(response: Response) -> (u16, Value) {
     (status, response.json().await.expect("error body is JSON"))
 }
 
+/// Standard Webhooks, checked as its receivers do (written here, not taken from doorman):
+/// the key is the secret's bytes, the signature `v1,` + base64 HMAC-SHA256 of
+/// `id.timestamp.body`, and the timestamp within five minutes of now.
+fn standard_webhook_signed(headers: &HeaderMap, body: &[u8]) -> bool {
+    use base64::Engine;
+    use hmac::Mac;
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (id, timestamp) = (text("webhook-id"), text("webhook-timestamp"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    if id.is_empty() || timestamp.parse::<i64>().map_or(true, |t| (now - t).abs() > 300) {
+        return false;
+    }
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+    text("webhook-signature").split(' ').any(|s| s == expected)
+}
+
 /// The bot platform's webhook endpoint: checks the HMAC signature and keeps payloads.
 #[derive(Clone)]
 pub struct Sink {
@@ -347,7 +366,9 @@ impl Sink {
                 let inner = handler_inner.clone();
                 async move {
                     let expected = doorman::delivery::webhook_signature(WEBHOOK_SECRET.as_bytes(), &body);
-                    if headers.get("x-doorman-signature").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+                    if headers.get("x-doorman-signature").and_then(|v| v.to_str().ok()) != Some(expected.as_str())
+                        || !standard_webhook_signed(&headers, &body)
+                    {
                         *inner.bad_signatures.lock().unwrap() += 1;
                     }
                     inner.messages.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or(Value::Null));

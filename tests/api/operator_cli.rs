@@ -34,11 +34,14 @@ async fn sessions_are_listed_and_revoked_from_the_command_line() {
     assert_eq!(listed.len(), 1);
     let row: Value = serde_json::from_str(&listed[0]).unwrap();
     assert_eq!(row["id"], login["session"]["id"]);
+    assert_eq!(row["subject"], "employees/4721", "the subject, not an internal row id: {row}");
+    assert!(row.get("record_id").is_none(), "{row}");
     let revoked = doorman(dir.path(), &["sessions", "revoke", "--client", "hr-bot", "--config", &config]);
-    assert_eq!(stdout_lines(&revoked), ["revoked 1 sessions"]);
+    assert_eq!(stdout_lines(&revoked), ["revoked 1 session"]);
     assert_eq!(app.state_of("c1").await["state"], "unidentified");
     let neither = doorman(dir.path(), &["sessions", "list", "--config", &config]);
     assert_eq!(neither.status.code(), Some(2), "{}", stderr(&neither));
+    assert!(stderr(&neither).contains("--client"), "the hint names the flag: {}", stderr(&neither));
 
     let events =
         stdout_lines(&doorman(dir.path(), &["audit", "query", "--kind", "session.ended", "--config", &config]));

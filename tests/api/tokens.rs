@@ -29,7 +29,7 @@ async fn a_token_validates_with_only_the_served_jwks() {
     assert_eq!(claims["sub"], "employees/4721");
     assert_eq!(claims["aud"], "doorman");
     assert_eq!(claims["roles"], json!(["view_own_payroll", "view_own_schedule"]));
-    assert_eq!(claims["amr"], json!(["otp"]));
+    assert_eq!(claims["amr"], json!(["otp", "sms"]), "RFC 8176: a code by WhatsApp is otp + sms");
     assert_eq!(claims["acr"], "loa2");
     assert_eq!(claims["client_id"], "hr-bot");
     assert_eq!(claims["sid"], body["session"]["id"]);

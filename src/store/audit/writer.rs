@@ -1,6 +1,8 @@
 //! The audit writer: one background task commits queued events in batches (group
 //! commit), and each caller waits for the commit of the batch that holds its event. A
 //! burst of logins shares one commit, and an event is durable before anyone answers for it.
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
 
 use super::AuditEvent;
@@ -13,6 +15,12 @@ pub enum AuditError {
     Stopped,
     #[error("the audit trail could not be written: {0}")]
     Write(String),
+}
+
+/// Told of every event once it is committed (the metrics count them there, so the
+/// domain code that records an event needs no counter of its own).
+pub trait AuditObserver: Send + Sync {
+    fn committed(&self, event: &AuditEvent);
 }
 
 type Done = oneshot::Sender<Result<(), AuditError>>;
@@ -36,8 +44,13 @@ pub struct AuditLog {
 
 impl AuditLog {
     pub fn start(store: Store) -> Self {
+        Self::start_observed(store, None)
+    }
+
+    /// Like [`AuditLog::start`], telling `observer` of each committed event.
+    pub fn start_observed(store: Store, observer: Option<Arc<dyn AuditObserver>>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(store, receiver));
+        tokio::spawn(write_batches(store, receiver, observer));
         Self { queue }
     }
 
@@ -65,7 +78,7 @@ impl AuditLog {
     }
 }
 
-async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Command>) {
+async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Command>, observer: Option<Arc<dyn AuditObserver>>) {
     let mut commands = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut commands, BATCH).await > 0 {
         let mut events = Vec::new();
@@ -82,7 +95,12 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Command>) {
         }
         let outcome = if events.is_empty() { Ok(()) } else { store.append_audit_batch(&events).await };
         let answer = match outcome {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if let Some(observer) = &observer {
+                    events.iter().for_each(|(event, _)| observer.committed(event));
+                }
+                Ok(())
+            }
             Err(e) => {
                 // The callers fail, so nothing is answered as recorded; the log keeps the events.
                 tracing::error!(error = %e, count = events.len(), "audit write failed; events follow");

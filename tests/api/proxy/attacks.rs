@@ -165,3 +165,54 @@ async fn an_exchanged_token_leaked_by_a_service_is_no_key_to_the_proxy() {
     assert_eq!(status, 401);
     assert_eq!(upstream.hits(), 1);
 }
+
+#[tokio::test]
+async fn a_token_with_critical_extensions_is_refused() {
+    let upstream = Upstream::start().await;
+    let (app, token) = proxied(&upstream).await;
+    let (_, claims, _) = parts(&token);
+    let (kid, key) = signing_key(&app);
+    let mut h = Header::new(jsonwebtoken::Algorithm::ES256);
+    h.typ = Some("at+jwt".into());
+    h.kid = Some(kid);
+    h.crit = Some(vec!["exp".into()]);
+    let critical = encode(&h, &claims, &key).unwrap();
+    let (status, body) = error_of(app.proxy_get(&critical, "/employees/4721/payslips/2026-10").await).await;
+    assert_eq!((status, body["error"].as_str().unwrap()), (401, "invalid_token"), "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("critical"), "{body}");
+    assert_eq!(upstream.hits(), 0);
+    let introspected = app.oauth("/oauth/introspect", BOT, &[("token", &critical)]).await;
+    assert_eq!(introspected.json::<Value>().await.unwrap(), json!({"active": false}));
+}
+
+#[tokio::test]
+async fn token_refusals_are_explained_in_words_not_library_errors() {
+    let upstream = Upstream::start().await;
+    let (app, token) = proxied(&upstream).await;
+    let (header, claims, signature) = parts(&token);
+    let (kid, key) = signing_key(&app);
+    let sign = |claims: &Value| {
+        let mut h = Header::new(jsonwebtoken::Algorithm::ES256);
+        h.typ = Some("at+jwt".into());
+        h.kid = Some(kid.clone());
+        encode(&h, claims, &key).unwrap()
+    };
+    let mut no_exp = claims.clone();
+    no_exp.as_object_mut().unwrap().remove("exp");
+    let short_signature = format!("{}.{}.{}", b64(&header), b64(&claims), &signature[..5]);
+    let mut other = claims.clone();
+    other["employee_number"] = json!("4722");
+    let tampered = format!("{}.{}.{signature}", b64(&header), b64(&other));
+    for (bad, expected) in [
+        (sign(&no_exp), "the token is invalid: it has no exp claim"),
+        (short_signature, "the token is not a JWT doorman can read"),
+        (tampered, "the token is invalid: its signature does not verify"),
+    ] {
+        let (status, body) = error_of(app.proxy_get(&bad, "/employees/4721/payslips/2026-10").await).await;
+        assert_eq!(status, 401, "{body}");
+        let description = body["error_description"].as_str().unwrap();
+        assert_eq!(description, expected);
+        assert!(!description.contains('(') && !description.contains("Base64"), "{description}");
+    }
+    assert_eq!(upstream.hits(), 0);
+}

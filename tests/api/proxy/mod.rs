@@ -1,6 +1,7 @@
 //! The proxy, driven through the real router in front of an upstream that echoes
 //! exactly what reached it.
 mod attacks;
+mod bodies;
 mod conversation_mode;
 mod edge_cases;
 mod forwarding;
@@ -207,10 +208,22 @@ pub fn claims_unverified(token: &str) -> Value {
 /// `Host` and `Connection: close` are added, then `body`. Returns the status and the
 /// whole answer.
 pub async fn raw(app: &TestApp, head: &str, body: &[u8]) -> (u16, String) {
+    raw_then(app, head, body, false).await
+}
+
+/// [`raw`], then the client half-closes: it will send nothing more.
+pub async fn raw_then_close(app: &TestApp, head: &str, body: &[u8]) -> (u16, String) {
+    raw_then(app, head, body, true).await
+}
+
+async fn raw_then(app: &TestApp, head: &str, body: &[u8], half_close: bool) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(app.url.trim_start_matches("http://")).await.unwrap();
     stream.write_all(format!("{head}\r\nHost: doorman.test\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
     stream.write_all(body).await.unwrap();
+    if half_close {
+        stream.shutdown().await.unwrap();
+    }
     let mut answer = Vec::new();
     // Bounded, so a server that wrongly waits for more body cannot hang the suite.
     let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;

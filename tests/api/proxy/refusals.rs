@@ -129,14 +129,16 @@ async fn an_upstream_that_is_down_is_a_502_and_a_slow_one_a_504() {
     };
     let upstream = Upstream::start().await;
     let (app, token) = proxied(&upstream).await;
-    let slow = app.proxy_get(&token, "/slow/4721").await;
-    assert_eq!(refused(slow).await, (504, "upstream_timeout".into()));
+    let (status, body) = error_of(app.proxy_get(&token, "/slow/4721").await).await;
+    assert_eq!((status, body["error"].as_str()), (504, Some("upstream_timeout")));
+    assert_eq!(body["error_description"], "service `payroll` did not answer in time");
 
     let (down, token) = proxied_with(&upstream, |c| c.services[0].upstream = closed.clone()).await;
-    assert_eq!(
-        refused(down.proxy_get(&token, "/employees/4721/payslips/2026-10").await).await,
-        (502, "bad_gateway".into())
-    );
+    let (status, body) = error_of(down.proxy_get(&token, "/employees/4721/payslips/2026-10").await).await;
+    assert_eq!((status, body["error"].as_str()), (502, Some("bad_gateway")));
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.starts_with("service `payroll` could not be reached"), "{description}");
+    assert!(!description.contains(&closed) && !description.contains("127.0.0.1"), "no upstream URL: {description}");
     // Still serving.
     assert_eq!(down.http.get(format!("{}/healthz", down.url)).send().await.unwrap().status(), 200);
 }

@@ -1,0 +1,9 @@
+//! How doorman reports on itself: logs ([`logs`]) and Prometheus metrics ([`metrics`]).
+pub mod access;
+mod histogram;
+pub mod logs;
+pub mod metrics;
+mod pool;
+
+pub use histogram::LatencyHistogram;
+pub use metrics::{Metrics, ProxyMetrics};
