@@ -12,9 +12,14 @@ use crate::clock::{Clock, Millis, SystemClock};
 
 /// Rows staged per transaction.
 const STAGE_BATCH: usize = 1000;
-/// Rows applied per transaction. Each costs a few statements, so one batch holds the
-/// writer for tens of milliseconds.
-const APPLY_BATCH: i64 = 500;
+/// How long one apply transaction should hold the (SQLite) writer. Rows are applied in
+/// batches sized to that, not to a fixed count: what a row costs depends on the machine,
+/// the build and the load, and a fixed count that takes 30 ms on a quiet machine took
+/// over 2 s on a loaded one, longer than a login waits for the database.
+const APPLY_HOLD: std::time::Duration = std::time::Duration::from_millis(50);
+/// The first batch, and the bounds every later batch stays within.
+const APPLY_BATCH: std::ops::RangeInclusive<i64> = 10..=2000;
+const APPLY_FIRST_BATCH: i64 = 100;
 /// Rows per multi-row INSERT, well under SQLite's limit on parameters.
 const ROWS_PER_INSERT: usize = 200;
 /// Staged rows deleted per transaction when an import is dropped.
@@ -200,12 +205,14 @@ impl Store {
         on_row: &mut (dyn FnMut() + Send),
     ) -> Result<Vec<i64>, ImportFailure> {
         let mut inactive = Vec::new();
+        let mut batch_rows = APPLY_FIRST_BATCH;
         loop {
+            let started = std::time::Instant::now();
             let txn = self.db().begin().await.map_err(store_failure)?;
             let batch = self.sql(
                 "SELECT line, key, fields, roles, active, identifiers FROM import_rows
                  WHERE import_id = $1 ORDER BY line LIMIT $2",
-                [id.into(), APPLY_BATCH.into()],
+                [id.into(), batch_rows.into()],
             );
             let rows = txn.query_all_raw(batch).await.map_err(store_failure)?;
             let Some(last) = rows.last() else {
@@ -233,6 +240,7 @@ impl Store {
             }
             self.heartbeat(&txn, id, None).await.map_err(store_failure)?;
             txn.commit().await.map_err(store_failure)?;
+            batch_rows = next_batch(batch_rows, started.elapsed());
         }
     }
 
@@ -363,4 +371,31 @@ fn staged_record(row: &QueryResult, directory: &str) -> Result<RecordUpsert, Imp
         active: get(row, "active")?,
         identifiers: serde_json::from_str(&get::<String>(row, "identifiers")?).map_err(corrupt)?,
     })
+}
+
+/// The next apply batch: halved after a batch that held the writer too long, doubled
+/// after one that took under half the time.
+fn next_batch(rows: i64, took: std::time::Duration) -> i64 {
+    let next = match took {
+        t if t > APPLY_HOLD => rows / 2,
+        t if t < APPLY_HOLD / 2 => rows * 2,
+        _ => rows,
+    };
+    next.clamp(*APPLY_BATCH.start(), *APPLY_BATCH.end())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn apply_batches_follow_how_long_the_writer_was_held() {
+        assert_eq!(next_batch(100, Duration::from_millis(400)), 50, "too long: halved");
+        assert_eq!(next_batch(100, Duration::from_millis(5)), 200, "quick: doubled");
+        assert_eq!(next_batch(100, Duration::from_millis(40)), 100, "about right: kept");
+        assert_eq!(next_batch(10, Duration::from_secs(3)), 10, "never below the floor");
+        assert_eq!(next_batch(2000, Duration::ZERO), 2000, "never above the ceiling");
+    }
 }
