@@ -48,9 +48,15 @@ pub async fn serve(
     let mut builder = http1::Builder::new();
     // Above doorman's own limit, so that most oversized heads get the JSON 431.
     builder.timer(TokioTimer::new()).header_read_timeout(requests.header_timeout).max_headers(MAX_HEADERS * 2);
+    let watch = idle.watch();
     let service = hyper::service::service_fn(move |request| {
         let requests = requests.clone();
-        async move { Ok::<_, Infallible>(requests.answer(request, peer).await) }
+        let answering = watch.answering();
+        async move {
+            let response = requests.answer(request, peer).await;
+            drop(answering);
+            Ok::<_, Infallible>(response)
+        }
     });
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);

@@ -18,7 +18,7 @@ pub struct Counted {
 impl Counted {
     pub fn new(stream: TcpStream) -> (Self, Idle) {
         let moved = Arc::new(AtomicU64::new(0));
-        (Self { stream, moved: moved.clone() }, Idle { moved, last: 0, quiet: 0 })
+        (Self { stream, moved: moved.clone() }, Idle { moved, answering: Arc::default(), last: 0, quiet: 0 })
     }
 
     fn count(&self, n: usize) {
@@ -75,6 +75,9 @@ impl AsyncWrite for Counted {
 /// moved for that long (give or take a quarter of it).
 pub struct Idle {
     moved: Arc<AtomicU64>,
+    /// Requests being answered: a connection waiting for its answer (a long import,
+    /// a slow upstream) moves no byte, yet it is not idle.
+    answering: Arc<AtomicU64>,
     last: u64,
     quiet: u32,
 }
@@ -82,12 +85,23 @@ pub struct Idle {
 const CHECKS: u32 = 4;
 
 impl Idle {
+    /// Held while a request of this connection is answered.
+    pub fn answering(&self) -> Answering {
+        self.answering.fetch_add(1, Relaxed);
+        Answering(self.answering.clone())
+    }
+
+    /// A handle that [`Idle::answering`] can be called on from the connection's service.
+    pub fn watch(&self) -> Self {
+        Self { moved: self.moved.clone(), answering: self.answering.clone(), last: 0, quiet: 0 }
+    }
+
     /// Completes when the connection has been idle for `timeout`.
     pub async fn expired(&mut self, timeout: Duration) {
         loop {
             tokio::time::sleep(timeout / CHECKS).await;
             let moved = self.moved.load(Relaxed);
-            if moved != self.last {
+            if moved != self.last || self.answering.load(Relaxed) > 0 {
                 (self.last, self.quiet) = (moved, 0);
             } else {
                 self.quiet += 1;
@@ -96,5 +110,14 @@ impl Idle {
                 }
             }
         }
+    }
+}
+
+/// One request being answered; dropped with its answer (or when the client went away).
+pub struct Answering(Arc<AtomicU64>);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
     }
 }
