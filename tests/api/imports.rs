@@ -230,3 +230,16 @@ async fn logins_keep_working_while_a_large_import_runs() {
     assert!(logins > 0);
     assert_eq!(app.record("119999").await.unwrap()["roles"], json!(["view_own_schedule"]));
 }
+
+/// An answer that takes longer than `server.idle_timeout` (the import applying after
+/// its body arrived, the socket silent) is still delivered: waiting is not idling.
+#[tokio::test]
+async fn a_long_import_outlives_the_idle_timeout() {
+    let idle = std::time::Duration::from_millis(200);
+    let app = spawn_importer(|c| c.server.idle_timeout = idle).await;
+    let started = std::time::Instant::now();
+    let (status, body) = app.import_csv(employees_csv(20_000, None)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["imported"], 20_000);
+    assert!(started.elapsed() > 3 * idle, "the import was too quick to show anything: {:?}", started.elapsed());
+}
