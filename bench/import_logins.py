@@ -59,6 +59,7 @@ class LoginLoad:
     def __init__(self, port, book, threads, tag):
         self.port, self.book, self.threads, self.tag = port, book, threads, tag
         self.stats = Stats()
+        self.timeline = []        # (started, ms) of every finished login, for the phases
         self.stop_flag = threading.Event()
         self.done = []
 
@@ -71,7 +72,9 @@ class LoginLoad:
             while not self.stop_flag.is_set():
                 cid = f"+38{self.tag}{t:02d}{i:06d}"
                 try:
-                    login(api, self.book, self.stats, cid, employee(t * per + i % per))
+                    started = time.perf_counter()
+                    if login(api, self.book, self.stats, cid, employee(t * per + i % per)):
+                        self.timeline.append((started, (time.perf_counter() - started) * 1000))
                 except Exception as e:  # noqa: BLE001 — a failure is a result
                     self.stats.error("exception", None, f"{type(e).__name__}: {e}")
                 i += 1
@@ -89,17 +92,59 @@ class LoginLoad:
         return self.stats
 
 
-def run_import(gw, csv_path, via):
+class Upload:
+    """The CSV as a request body that notes when its last byte was read: staging ends
+    there and the check begins."""
+
+    def __init__(self, path):
+        self.file, self.size, self.read_all_at = open(path, "rb"), os.path.getsize(path), None
+
+    def __len__(self):
+        return self.size
+
+    def read(self, n=-1):
+        chunk = self.file.read(n)
+        if not chunk and self.read_all_at is None:
+            self.read_all_at = time.perf_counter()
+        return chunk
+
+
+class ImportWatch:
+    """Samples the SQLite database every 50 ms from a read-only connection: when the
+    import starts applying, and how large the WAL grows."""
+
+    def __init__(self, db_path):
+        self.db_path, self.applying_at, self.max_wal = db_path, None, 0
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        c = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5)
+        while not self.stop_flag.wait(0.05):
+            try:
+                self.max_wal = max(self.max_wal, os.path.getsize(self.db_path + "-wal"))
+                if self.applying_at is None and c.execute("SELECT 1 FROM imports WHERE state = 'applying'").fetchone():
+                    self.applying_at = time.perf_counter()
+            except (sqlite3.Error, OSError):
+                pass
+        c.close()
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join(5)
+
+
+def run_import(gw, csv_path, via, upload=None):
     t0 = time.perf_counter()
     if via == "cli":
         r = subprocess.run([gw.binary, "import", "employees", csv_path, "--config", gw.config], env=gw.env,
                            capture_output=True, text=True, timeout=IMPORT_TIMEOUT)
         ok, detail = r.returncode == 0, (r.stdout.strip() or r.stderr.strip())[-500:]
     else:
-        with open(csv_path, "rb") as body:
-            r = requests.post(f"{gw.url}/admin/v1/directories/employees/records", data=body,
-                              headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "text/csv"},
-                              timeout=IMPORT_TIMEOUT)
+        r = requests.post(f"{gw.url}/admin/v1/directories/employees/records", data=upload or Upload(csv_path),
+                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "text/csv"},
+                          timeout=IMPORT_TIMEOUT)
         ok, detail = r.status_code == 200, r.text[:500]
     return ok, detail, time.perf_counter() - t0
 
@@ -117,6 +162,17 @@ def row(label, stats):
     ms = stats.login_ms
     return (f"{label:<34} {len(ms):>7} {pct(ms, 50):>9.1f} {pct(ms, 99):>9.1f} {max(ms or [float('nan')]):>9.1f} "
             f"{stats.error_count:>7}")
+
+
+def phases(timeline, started, staged, applying, ended):
+    """The logins during the import by the phase they started in: staging (the upload),
+    the check, applying. A phase whose start is unknown is folded into the one before."""
+    marks = [("  staging (upload)", started), ("  checking", staged), ("  applying", applying)]
+    marks = [(label, at) for label, at in marks if at is not None] + [("end", ended)]
+    out = []
+    for (label, begin), (_, end) in zip(marks, marks[1:]):
+        out.append((f"{label} ({end - begin:.1f}s)", [ms for t, ms in timeline if begin <= t < end]))
+    return out
 
 
 def main():
@@ -156,8 +212,14 @@ def main():
         print(f"importing {args.rows:,} rows ({size_mib:.0f} MiB) via {args.via} while logging in ...", flush=True)
         load = LoginLoad(gw.port, book, args.threads, "i").start()
         cpu = CpuWindow(gw.proc.pid).start()
-        ok, detail, wall = run_import(gw, csv_path, args.via)
+        watch = None if args.postgres else ImportWatch(os.path.join(gw.dir, "doorman.db"))
+        upload = Upload(csv_path)
+        import_started = time.perf_counter()
+        ok, detail, wall = run_import(gw, csv_path, args.via, upload)
+        import_ended = time.perf_counter()
         cpu.stop()
+        if watch:
+            watch.stop()
         during = load.stop()
         if not ok:
             failures.append(f"import failed: {detail}")
@@ -180,6 +242,12 @@ def main():
     print(row(f"during the import ({wall:.1f}s)", during))
     print(f"{'import':<34} {wall:>7.1f}s {args.rows / wall:>9.0f} rows/s; doorman used "
           f"{cpu.cores(cpu.doorman):.2f} cores, other processes {cpu.cores(cpu.other):.2f}")
+    for label, ms in phases(load.timeline, import_started, upload.read_all_at if args.via == "api" else None,
+                            watch and watch.applying_at, import_ended):
+        print(f"{'  ' + label:<34} {len(ms):>7} {pct(ms, 50):>9.1f} {pct(ms, 99):>9.1f} "
+              f"{max(ms or [float('nan')]):>9.1f}")
+    if watch:
+        print(f"{'largest WAL':<34} {watch.max_wal / 2**20:>7.0f} MiB")
     print(f"{'records in the database':<34} {count!s:>7}  doorman alive at the end: {alive}")
     print("-" * 100)
     for what, status, body in (baseline.errors + during.errors)[:10]:
