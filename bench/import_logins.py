@@ -23,6 +23,7 @@ p99 during the import is 1 s or more (the target of issue 12).
 """
 import argparse
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -164,6 +165,15 @@ def row(label, stats):
             f"{stats.error_count:>7}")
 
 
+def served_during(log):
+    """Doorman's own latency of identify and verify, from its access log: what the
+    server spent, without the bench's client and webhook sink."""
+    served = {}
+    for m in re.finditer(r"route=\S*/(identify|verify)\b.*?latency_ms=([0-9.]+)", log):
+        served.setdefault(m.group(1), []).append(float(m.group(2)))
+    return served
+
+
 def phases(timeline, started, staged, applying, ended):
     """The logins during the import by the phase they started in: staging (the upload),
     the check, applying. A phase whose start is unknown is folded into the one before."""
@@ -199,6 +209,7 @@ def main():
     gw = Gateway(
         otp={"resend_cooldown": "0s", "max_failures_per_record": 1000000, "max_sends": 3},
         records=employees_csv(), sink=sink, database_url=args.postgres,
+        env={"RUST_LOG": "warn,doorman::access=info,doorman::telemetry::access=info"},
         extra="[delivery.limits]\nper_destination_per_hour = 1000000\nglobal_per_hour = 100000000\n",
     )
     book = CodeBook(sink)
@@ -214,6 +225,7 @@ def main():
         cpu = CpuWindow(gw.proc.pid).start()
         watch = None if args.postgres else ImportWatch(os.path.join(gw.dir, "doorman.db"))
         upload = Upload(csv_path)
+        log_mark = len(gw.logs())
         import_started = time.perf_counter()
         ok, detail, wall = run_import(gw, csv_path, args.via, upload)
         import_ended = time.perf_counter()
@@ -223,6 +235,7 @@ def main():
         during = load.stop()
         if not ok:
             failures.append(f"import failed: {detail}")
+        served = served_during(gw.logs()[log_mark:])
         count = count_records(gw, args.postgres)
         if count != EMPLOYEES + args.rows:
             failures.append(f"{count} records in the database, expected {EMPLOYEES + args.rows:,}")
@@ -248,6 +261,12 @@ def main():
               f"{max(ms or [float('nan')]):>9.1f}")
     if watch:
         print(f"{'largest WAL':<34} {watch.max_wal / 2**20:>7.0f} MiB")
+    for route, ms in sorted(served.items()):
+        print(f"{'  doorman says: ' + route:<34} {len(ms):>7} {pct(ms, 50):>9.1f} {pct(ms, 99):>9.1f} "
+              f"{max(ms or [float('nan')]):>9.1f}")
+    slowest = sorted(load.timeline, key=lambda t: -t[1])[:8]
+    print(f"{'slowest logins (s into import, ms)':<34} "
+          + ", ".join(f"{t - import_started:.1f}s {ms:.0f}" for t, ms in sorted(slowest)))
     print(f"{'records in the database':<34} {count!s:>7}  doorman alive at the end: {alive}")
     print("-" * 100)
     for what, status, body in (baseline.errors + during.errors)[:10]:

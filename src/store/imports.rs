@@ -10,16 +10,17 @@ use super::records::{RecordUpsert, UpsertError};
 use super::{Store, StoreError, StoreResult, execute, json_list, to_json};
 use crate::clock::{Clock, Millis, SystemClock};
 
-/// Rows staged per transaction.
-const STAGE_BATCH: usize = 1000;
+/// Rows staged per transaction: one multi-row INSERT per table, a few milliseconds.
+const STAGE_BATCH: usize = ROWS_PER_INSERT;
 /// How long one apply transaction should hold the (SQLite) writer. Rows are applied in
 /// batches sized to that, not to a fixed count: what a row costs depends on the machine,
 /// the build and the load, and a fixed count that takes 30 ms on a quiet machine took
 /// over 2 s on a loaded one, longer than a login waits for the database.
-const APPLY_HOLD: std::time::Duration = std::time::Duration::from_millis(50);
+/// Each of a login's writes may wait for one such batch, so it is kept short.
+const APPLY_HOLD: std::time::Duration = std::time::Duration::from_millis(10);
 /// The first batch, and the bounds every later batch stays within.
-const APPLY_BATCH: std::ops::RangeInclusive<i64> = 10..=2000;
-const APPLY_FIRST_BATCH: i64 = 100;
+const APPLY_BATCH: std::ops::RangeInclusive<i64> = 5..=1000;
+const APPLY_FIRST_BATCH: i64 = 20;
 /// Rows per multi-row INSERT, well under SQLite's limit on parameters.
 const ROWS_PER_INSERT: usize = 200;
 /// Staged rows deleted per transaction when an import is dropped.

@@ -192,9 +192,9 @@ async fn what_a_dead_import_left_is_dropped_or_finished_by_the_next() {
     let (status, _) = app.import_csv("employee_number\n42\n").await;
     assert_eq!(status, 200);
     assert_eq!(app.staged().await, (0, 0, 0));
-    // The accepted one was finished (its 2000 staged rows: 2500 pushed, flushed per 1000).
+    // The accepted one was finished (its 2400 staged rows: 2500 pushed, flushed per 200).
     let applied = app.count("SELECT count(*) FROM records").await;
-    assert_eq!(applied, 2000 + 1, "the accepted import was rolled forward, the other dropped");
+    assert_eq!(applied, 2400 + 1, "the accepted import was rolled forward, the other dropped");
     assert!(app.record("505000").await.is_some());
     assert!(app.record("500000").await.is_none());
 }
