@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Login and token-refresh benchmark for doorman (release binary, SQLite).
+"""Login and token-refresh benchmark for doorman (release binary, SQLite or PostgreSQL).
 
 Run from the repository root:  python3 bench/login.py
 (or set DOORMAN_CHECKOUT to the repository). Needs: requests, pyjwt (for the shared
 harness) and argon2-cffi (`pip install argon2-cffi`).
+With --postgres postgres://postgres@127.0.0.1:5432/test the same run is made on a scratch
+PostgreSQL database created next to the one named (and dropped at the end); psql must
+be on the PATH.
 
 What it does, all in one run, all traffic on 127.0.0.1:
   1. argon2id cost in Python (argon2-cffi): the OTP code hash (m=4096 KiB, t=1, p=1)
@@ -18,7 +21,8 @@ What it does, all in one run, all traffic on 127.0.0.1:
      logins per second at 10 concurrent;
   4. token refresh: POST /v1/conversations/{channel}/{id}/token from 10 threads on the
      conversations logged in during step 3, a fixed number of requests;
-  5. prints one results table.
+  5. prints one results table, and where doorman's resident memory is (bench/smaps.py)
+     idle, after the logins and after the refreshes.
 
 Every loop is bounded by a count and by a deadline. Total run time is well under 3 min.
 """
@@ -32,13 +36,15 @@ import threading
 import time
 from base64 import b64encode
 from datetime import datetime, timezone
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 REPO = os.path.abspath(os.environ.get("DOORMAN_CHECKOUT") or os.path.join(os.path.dirname(__file__), ".."))
 os.environ["DOORMAN_CHECKOUT"] = REPO  # harness.py reads it at import time
 sys.path.insert(0, os.path.join(REPO, "..", "shared", "contract"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import BOT_SECRET, Gateway, WebhookSink, build  # noqa: E402
+from smaps import breakdown, table  # noqa: E402
 
 try:
     from argon2.low_level import Type, hash_secret_raw
@@ -55,7 +61,7 @@ TOKEN_REQUESTS = 20000         # in total, split over the threads
 TOKEN_CONVERSATIONS = 100      # sessions the refresh phase cycles through
 CODE_HASHES = 200
 SECRET_HASHES = 60
-PHASE_DEADLINE = {"serial": 40.0, "concurrent": 60.0, "token": 40.0}
+PHASE_DEADLINE = {"serial": 40.0, "concurrent": 60.0, "token": 60.0}
 CODE_WAIT = 10.0               # seconds to wait for one webhook delivery
 CHANNEL = "whatsapp"
 CLIENT_ID = "hr-bot"
@@ -391,6 +397,32 @@ def run_tokens(port, conversations, threads, total, deadline_s):
     return [x for l in lat for x in l], wall, errors
 
 
+class ScratchDatabase:
+    """A fresh PostgreSQL database beside the one `url` names, dropped on exit; `url` is only
+    used to connect for CREATE and DROP DATABASE (with psql)."""
+
+    def __init__(self, url):
+        self.admin = url
+        self.name = f"doorman_bench_{os.getpid()}_{int(time.time())}"
+        self.url = urlunsplit(urlsplit(url)._replace(path="/" + self.name))
+
+    def psql(self, sql):
+        r = subprocess.run(["psql", self.admin, "-v", "ON_ERROR_STOP=1", "-tAc", sql], capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"psql {sql!r}: {r.stderr.strip()}")
+
+    def __enter__(self):
+        self.psql(f"CREATE DATABASE {self.name}")
+        return self
+
+    def __exit__(self, *_):
+        try:
+            self.psql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            print(f"warning: scratch database {self.name} not dropped: {e}", flush=True)
+
+
 def git(*args):
     r = subprocess.run(["git", "-C", REPO, *args], capture_output=True, text=True)
     return r.stdout.strip()
@@ -425,17 +457,30 @@ def main():
     ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
                     help="before measuring, wait up to SECONDS for the machine to be idle (other "
                          "processes, e.g. cargo builds, distort every number here); default 0")
+    ap.add_argument("--postgres", metavar="URL",
+                    help="run on PostgreSQL: a scratch database is created beside the one URL names "
+                         "(e.g. postgres://postgres@127.0.0.1:5432/test) and dropped at the end")
     ap.add_argument("--db-dir", metavar="DIR",
                     help="put the SQLite file in DIR (e.g. /dev/shm, where fsync is free) instead of "
                          "the gateway's temp dir — a diagnostic, not the product's configuration")
     ap.add_argument("--doorman-env", action="append", default=[], metavar="NAME=VALUE",
                     help="extra environment for doorman serve (repeatable), e.g. MALLOC_ARENA_MAX=2")
     args = ap.parse_args()
+    if args.postgres and args.db_dir:
+        ap.error("--db-dir is for SQLite; it cannot go with --postgres")
     extra_env = dict(kv.split("=", 1) for kv in args.doorman_env)
+    if args.postgres:
+        with ScratchDatabase(args.postgres) as scratch:
+            return bench(args, extra_env, scratch.url, None, "PostgreSQL")
     db_url, db_file = None, None
     if args.db_dir:
         db_file = os.path.join(os.path.abspath(args.db_dir), f"doorman-bench-{os.getpid()}.db")
         db_url = f"sqlite://{db_file}?mode=rwc"
+    return bench(args, extra_env, db_url, db_file, "SQLite" + (" in " + args.db_dir if args.db_dir else ""))
+
+
+def bench(args, extra_env, db_url, db_file, database):
+    """The whole run on the database `db_url` (None: SQLite in the gateway's temp dir)."""
     began = time.time()
     ncores = cores()
     print(f"doorman login benchmark — {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, {ncores} cores", flush=True)
@@ -455,7 +500,7 @@ def main():
     ceiling_measured = code_rate_par / 2
 
     # 2. doorman
-    print("starting doorman (release build, SQLite, 2,000 employees) ...", flush=True)
+    print(f"starting doorman (release build, {database}, 2,000 employees) ...", flush=True)
     sink = WebhookSink()
     gw = Gateway(
         otp={"resend_cooldown": "0s", "max_failures_per_record": 1000000, "max_sends": 3},
@@ -468,8 +513,9 @@ def main():
     dirty = bool(git("status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock", "entity", "migration"))
     book = CodeBook(sink)
     try:
-        fsync_s = fsync_cost(os.path.dirname(db_file) if db_file else gw.dir)
+        fsync_s = None if database == "PostgreSQL" else fsync_cost(os.path.dirname(db_file) if db_file else gw.dir)
         rss_idle = proc_rss_mib(gw.proc.pid)
+        memory = [("idle", breakdown(gw.proc.pid))]
         # warm-up: the first request pays the client-secret hash; keep it out of the numbers
         warm = Stats()
         wapi = Api(gw.port)
@@ -490,6 +536,7 @@ def main():
                                      PHASE_DEADLINE["concurrent"])
         cw.stop()
         rss_after_logins = proc_rss_mib(gw.proc.pid)
+        memory.append(("after logins", breakdown(gw.proc.pid)))
         logins_done = len(conc.logged_in)
         logins_per_s = logins_done / conc_wall if conc_wall > 0 else 0.0
         doorman_cpu_per_login = (cw.doorman / logins_done * 1000) if (cw.doorman is not None and logins_done) else None
@@ -503,6 +550,7 @@ def main():
                                                 PHASE_DEADLINE["token"])
         tw.stop()
         rss_after_tokens = proc_rss_mib(gw.proc.pid)
+        memory.append(("after tokens", breakdown(gw.proc.pid)))
         tok_rate = len(tok_lat) / tok_wall if tok_wall > 0 else 0.0
         alive = gw.proc.poll() is None
         bad_sigs = sink.bad_signatures
@@ -519,6 +567,7 @@ def main():
     def ms(x):
         return f"{x:8.2f} ms"
 
+    others = "other processes (PostgreSQL's server among them)" if database == "PostgreSQL" else "other processes"
     rows = []
     rows.append(("argon2id code hash (m=4096 KiB, t=1, p=1), 1 thread", ms(code_cost * 1000),
                  f"mean of {CODE_HASHES}"))
@@ -545,17 +594,18 @@ def main():
         rows.append(("doorman CPU per login (10 concurrent)", ms(doorman_cpu_per_login),
                      f"2 x code hash = {2 * code_cost * 1000:.2f} ms (Python/C)"))
         rows.append((f"CPU during {CONCURRENCY}-concurrent logins: doorman", f"{cw.cores(cw.doorman):8.2f} cores",
-                     f"bench client+sink {cw.cores(cw.python):.2f}, other processes {cw.cores(cw.other):.2f}"))
+                     f"bench client+sink {cw.cores(cw.python):.2f}, {others} {cw.cores(cw.other):.2f}"))
     rows.append((f"token refresh, {TOKEN_THREADS} threads", f"{tok_rate:8.1f} /s",
                  f"{len(tok_lat)} in {tok_wall:.1f}s over {len(sessions)} sessions"))
     rows.append(("token refresh latency p50 / p99",
                  f"{pct(tok_lat, 50):6.2f} / {pct(tok_lat, 99):6.2f} ms", ""))
     if tw.doorman is not None:
         rows.append(("CPU during token refresh: doorman", f"{tw.cores(tw.doorman):8.2f} cores",
-                     f"bench client {tw.cores(tw.python):.2f}, other processes {tw.cores(tw.other):.2f}; "
+                     f"bench client {tw.cores(tw.python):.2f}, {others} {tw.cores(tw.other):.2f}; "
                      f"doorman {tw.doorman / max(1, len(tok_lat)) * 1e6:.0f} us CPU per token"))
-    rows.append(("write(4 KiB)+fsync on the database's filesystem", ms(fsync_s * 1000),
-                 "mean of 100; every SQLite commit waits for one"))
+    if fsync_s is not None:
+        rows.append(("write(4 KiB)+fsync on the database's filesystem", ms(fsync_s * 1000),
+                     "mean of 100; every SQLite commit waits for one"))
     if rss_idle is not None:
         rows.append(("doorman RSS idle / after logins / after tokens",
                      f"{rss_idle:.1f} / {rss_after_logins:.1f} / {rss_after_tokens:.1f} MiB", ""))
@@ -567,11 +617,13 @@ def main():
     w1 = max(len(r[1]) for r in rows)
     print()
     print(f"RESULTS  doorman {head}{' +uncommitted src changes' if dirty else ''} "
-          f"(binary built {binary_mtime}), SQLite{' in ' + args.db_dir if args.db_dir else ''}, {ncores} cores, "
+          f"(binary built {binary_mtime}), {database}, {ncores} cores, "
           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, run took {time.time() - began:.0f}s")
     print("-" * (w0 + w1 + 40))
     for a, b, c in rows:
         print(f"{a:<{w0}}  {b:>{w1}}  {c}")
+    print("-" * (w0 + w1 + 40))
+    print("\n".join(table(memory)))
     print("-" * (w0 + w1 + 40))
     if extra_env:
         print(f"doorman environment: {extra_env}")

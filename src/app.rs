@@ -70,7 +70,7 @@ impl AppState {
                 "[delivery.test_codes] is set: those destinations get no code and their fixed code verifies"
             );
         }
-        let clients = ClientAuth::new(store.clone()).await.map_err(|e| StartError::Setup(e.to_string()))?;
+        let mut clients = ClientAuth::new(store.clone()).map_err(|e| StartError::Setup(e.to_string()))?;
         clients.sync_config_clients(&config, edges.clock.now()).await.map_err(|e| StartError::Setup(e.to_string()))?;
         let metrics = Metrics::new(&config);
         metrics.watch_pool(&store);

@@ -3,6 +3,9 @@ use std::sync::Arc;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use rand::Rng;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use tokio::sync::Semaphore;
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +74,25 @@ impl Hasher {
         .await?
     }
 
+    /// A PHC string in this hasher's parameters that no known secret matches (random salt
+    /// and random "hash"): verifying against it costs what verifying a real hash costs, and
+    /// making it costs nothing, where hashing a random secret would cost a whole hash and,
+    /// at start-up, leave its 19 MiB buffer resident in an idle process.
+    pub fn unmatchable(&self) -> Result<String, HashError> {
+        use argon2::password_hash::phc::{Output, ParamsString, Salt};
+        let mut bytes = [0u8; 48];
+        UnwrapErr(SysRng).fill_bytes(&mut bytes);
+        let argon = |e: argon2::password_hash::phc::Error| HashError::Argon2(e.to_string());
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(self.argon2.params()).map_err(|e| HashError::Argon2(e.to_string()))?,
+            salt: Some(Salt::new(&bytes[..16]).map_err(argon)?),
+            hash: Some(Output::new(&bytes[16..]).map_err(argon)?),
+        };
+        Ok(phc.to_string())
+    }
+
     async fn blocking<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
         let _permit = self.permits.acquire().await.map_err(|_| HashError::Join)?;
         tokio::task::spawn_blocking(work).await.map_err(|_| HashError::Join)
@@ -90,5 +112,18 @@ mod tests {
         assert!(!peppered.verify("123457".into(), phc.clone()).await.unwrap());
         let plain = Hasher::new(HasherParams::CODES, None).unwrap();
         assert!(!plain.verify("123456".into(), phc).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_unmatchable_hash_has_the_hashers_parameters_and_matches_nothing() {
+        let hasher = Hasher::new(HasherParams::CODES, None).unwrap();
+        let (real, unmatchable) = (hasher.hash("123456".into()).await.unwrap(), hasher.unmatchable().unwrap());
+        // Same algorithm, version, m, t and p, so a verify against either costs the same.
+        let head = |phc: &str| phc.rsplitn(3, '$').nth(2).unwrap().to_string();
+        assert_eq!(head(&unmatchable), head(&real));
+        assert!(unmatchable.starts_with("$argon2id$v=19$m=4096,t=1,p=1$"), "{unmatchable}");
+        assert!(!hasher.verify("123456".into(), unmatchable.clone()).await.unwrap());
+        assert!(!hasher.verify(String::new(), unmatchable.clone()).await.unwrap());
+        assert_ne!(unmatchable, hasher.unmatchable().unwrap(), "each one has its own salt");
     }
 }

@@ -329,7 +329,7 @@ async fn clients_create_prints_a_secret_that_works_once_stored() {
         ..Default::default()
     };
     let store = doorman::store::Store::connect(&database).await.unwrap();
-    let auth = doorman::domain::ClientAuth::new(store).await.unwrap();
+    let auth = doorman::domain::ClientAuth::new(store).unwrap();
     let clock = doorman::clock::SystemClock;
     let client = auth.authenticate("ivr-bot", &secret, &clock).await.expect("the printed secret authenticates");
     assert_eq!(client.flows, vec!["payroll".to_string()]);

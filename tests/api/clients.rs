@@ -1,3 +1,5 @@
+use doorman::config::Secret;
+use futures::future::join_all;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -48,4 +50,23 @@ async fn a_client_may_use_only_its_flows() {
         error_of(app.post("c1", "identify", json!({"flow": "nope", "identifier": "4721"})).await).await;
     assert_eq!((status, body["error"].as_str().unwrap()), (404, "unknown_flow"));
     assert_eq!(app.sink.count(), 0);
+}
+
+/// Start-up hashes no secret (README, Memory): the file's secret is checked against the
+/// stored hash on the client's first request. After a change in the file the old secret
+/// must stop working all the same, and concurrent first requests must all get in.
+#[tokio::test]
+async fn a_secret_changed_in_the_file_replaces_the_stored_one_at_the_next_start() {
+    const ROTATED: &str = "hr-bot-rotated-secret-0123456789";
+    let mut app = spawn_app().await;
+    assert_eq!(app.get_as(BOT, "c1").await.status(), 200);
+    app.config.clients[0].secret = Secret::new(ROTATED);
+    let app = app.restart().await;
+    let first = join_all((0..4).map(|_| app.get_as((BOT.0, ROTATED), "c1"))).await;
+    assert!(first.iter().all(|r| r.status() == 200), "{:?}", first.iter().map(|r| r.status()).collect::<Vec<_>>());
+    assert_eq!(app.get_as(BOT, "c1").await.status(), 401, "the secret the file no longer has");
+
+    let app = app.restart().await;
+    assert_eq!(app.get_as(BOT, "c1").await.status(), 401, "refused before the new secret is first used, too");
+    assert_eq!(app.get_as((BOT.0, ROTATED), "c1").await.status(), 200);
 }
