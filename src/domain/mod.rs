@@ -13,6 +13,7 @@ pub mod identifier;
 pub mod import_pieces;
 pub mod input;
 mod introspection;
+pub mod live;
 mod login;
 pub mod memory;
 pub mod records;
@@ -59,6 +60,8 @@ pub struct Auth {
     pub audit_log: AuditLog,
     /// What concealed unknown identifiers are made to look like.
     pub decoys: decoys::Decoys,
+    /// Live sessions a token refresh can be answered from without the database.
+    pub live: live::LiveSessions,
 }
 
 /// Guard scopes: failures per record across conversations and clients, and identify
@@ -119,13 +122,17 @@ impl Auth {
         subject: Option<String>,
         detail: Value,
     ) -> FlowResult<()> {
-        let event = AuditEvent {
+        let event = self.event(kind, address, subject, detail);
+        Ok(self.audit_log.record(event, self.now()).await?)
+    }
+
+    fn event(&self, kind: &'static str, address: &Address, subject: Option<String>, detail: Value) -> AuditEvent {
+        AuditEvent {
             kind,
             client_id: Some(address.client_id.clone()),
             subject,
             conversation: Some(address.label()),
             detail,
-        };
-        Ok(self.audit_log.record(event, self.now()).await?)
+        }
     }
 }

@@ -25,8 +25,16 @@ pub trait AuditObserver: Send + Sync {
 
 type Done = oneshot::Sender<Result<(), AuditError>>;
 
+/// Activity on a session, written in the same transaction as the event that records it
+/// (a token refresh): as durable as the event, and one write per batch, not per token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Touch {
+    pub session_id: String,
+    pub at: Millis,
+}
+
 enum Command {
-    Record(Vec<AuditEvent>, Millis, Done),
+    Record(Vec<AuditEvent>, Millis, Option<Touch>, Done),
     /// Answered once every command queued before it has been written.
     Flush(oneshot::Sender<()>),
 }
@@ -64,8 +72,17 @@ impl AuditLog {
         if events.is_empty() {
             return Ok(());
         }
+        self.commit(events, at, None).await
+    }
+
+    /// Returns once `event` is committed, and with it `touch` (see [`Touch`]).
+    pub async fn record_touching(&self, event: AuditEvent, at: Millis, touch: Touch) -> Result<(), AuditError> {
+        self.commit(vec![event], at, Some(touch)).await
+    }
+
+    async fn commit(&self, events: Vec<AuditEvent>, at: Millis, touch: Option<Touch>) -> Result<(), AuditError> {
         let (done, committed) = oneshot::channel();
-        self.queue.send(Command::Record(events, at, done)).await.map_err(|_| AuditError::Stopped)?;
+        self.queue.send(Command::Record(events, at, touch, done)).await.map_err(|_| AuditError::Stopped)?;
         committed.await.map_err(|_| AuditError::Stopped)?
     }
 
@@ -82,18 +99,20 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Command>, obse
     let mut commands = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut commands, BATCH).await > 0 {
         let mut events = Vec::new();
+        let mut touches = Vec::new();
         let mut waiting = Vec::new();
         let mut flushes = Vec::new();
         for command in commands.drain(..) {
             match command {
-                Command::Record(batch, at, done) => {
+                Command::Record(batch, at, touch, done) => {
                     events.extend(batch.into_iter().map(|event| (event, at)));
+                    touches.extend(touch);
                     waiting.push(done);
                 }
                 Command::Flush(done) => flushes.push(done),
             }
         }
-        let outcome = if events.is_empty() { Ok(()) } else { store.append_audit_batch(&events).await };
+        let outcome = if events.is_empty() { Ok(()) } else { store.append_audit_batch(&events, touches).await };
         let answer = match outcome {
             Ok(()) => {
                 if let Some(observer) = &observer {
