@@ -34,7 +34,7 @@ pub struct Touch {
 }
 
 enum Command {
-    Record(Vec<AuditEvent>, Millis, Option<Touch>, Done),
+    Record(Vec<(AuditEvent, Millis)>, Option<Touch>, Done),
     /// Answered once every command queued before it has been written.
     Flush(oneshot::Sender<()>),
 }
@@ -69,20 +69,25 @@ impl AuditLog {
 
     /// Returns once every one of `events` is committed; they are written in one batch.
     pub async fn record_all(&self, events: Vec<AuditEvent>, at: Millis) -> Result<(), AuditError> {
+        self.record_each(events.into_iter().map(|event| (event, at)).collect()).await
+    }
+
+    /// Returns once every one of `events`, each with its own time, is committed.
+    pub async fn record_each(&self, events: Vec<(AuditEvent, Millis)>) -> Result<(), AuditError> {
         if events.is_empty() {
             return Ok(());
         }
-        self.commit(events, at, None).await
+        self.commit(events, None).await
     }
 
     /// Returns once `event` is committed, and with it `touch` (see [`Touch`]).
     pub async fn record_touching(&self, event: AuditEvent, at: Millis, touch: Touch) -> Result<(), AuditError> {
-        self.commit(vec![event], at, Some(touch)).await
+        self.commit(vec![(event, at)], Some(touch)).await
     }
 
-    async fn commit(&self, events: Vec<AuditEvent>, at: Millis, touch: Option<Touch>) -> Result<(), AuditError> {
+    async fn commit(&self, events: Vec<(AuditEvent, Millis)>, touch: Option<Touch>) -> Result<(), AuditError> {
         let (done, committed) = oneshot::channel();
-        self.queue.send(Command::Record(events, at, touch, done)).await.map_err(|_| AuditError::Stopped)?;
+        self.queue.send(Command::Record(events, touch, done)).await.map_err(|_| AuditError::Stopped)?;
         committed.await.map_err(|_| AuditError::Stopped)?
     }
 
@@ -104,8 +109,8 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Command>, obse
         let mut flushes = Vec::new();
         for command in commands.drain(..) {
             match command {
-                Command::Record(batch, at, touch, done) => {
-                    events.extend(batch.into_iter().map(|event| (event, at)));
+                Command::Record(batch, touch, done) => {
+                    events.extend(batch);
                     touches.extend(touch);
                     waiting.push(done);
                 }
