@@ -89,6 +89,7 @@ impl AppState {
             deliveries,
             audit_log,
             decoys: Default::default(),
+            live: Default::default(),
         };
         Ok(Arc::new(Self { auth, dialogs, clients, proxy, metrics }))
     }

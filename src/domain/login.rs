@@ -69,6 +69,15 @@ impl Auth {
         address: &Address,
         request: IdentifyRequest,
     ) -> FlowResult<ConversationState> {
+        self.audited(self.identify_step(client, address, request)).await
+    }
+
+    async fn identify_step(
+        &self,
+        client: &Client,
+        address: &Address,
+        request: IdentifyRequest,
+    ) -> FlowResult<ConversationState> {
         let flow = self.flow_for(client, request.flow.as_str())?;
         if let Some(method) = request.method
             && !flow.delivery.iter().any(|t| t.method == method)

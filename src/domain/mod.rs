@@ -13,6 +13,7 @@ pub mod identifier;
 pub mod import_pieces;
 pub mod input;
 mod introspection;
+pub mod live;
 mod login;
 pub mod memory;
 pub mod records;
@@ -25,6 +26,7 @@ pub mod unlocking;
 pub mod validate;
 mod verifying;
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -49,6 +51,11 @@ use crate::store::guards::{Limit, UNTIL_UNLOCKED};
 
 pub type FlowResult<T> = Result<T, FlowError>;
 
+tokio::task_local! {
+    /// The audit events of the step being answered (see [`Auth::audited`]).
+    static STEP_EVENTS: RefCell<Vec<(AuditEvent, Millis)>>;
+}
+
 pub struct Auth {
     pub config: Arc<ValidConfig>,
     pub store: Store,
@@ -59,6 +66,8 @@ pub struct Auth {
     pub audit_log: AuditLog,
     /// What concealed unknown identifiers are made to look like.
     pub decoys: decoys::Decoys,
+    /// Live sessions a token refresh can be answered from without the database.
+    pub live: live::LiveSessions,
 }
 
 /// Guard scopes: failures per record across conversations and clients, and identify
@@ -119,13 +128,36 @@ impl Auth {
         subject: Option<String>,
         detail: Value,
     ) -> FlowResult<()> {
-        let event = AuditEvent {
+        let at = self.now();
+        let mut event = Some(self.event(kind, address, subject, detail));
+        if STEP_EVENTS.try_with(|held| held.borrow_mut().extend(event.take().map(|e| (e, at)))).is_ok() {
+            return Ok(());
+        }
+        Ok(self.audit_log.record(event.take().unwrap_or_default(), at).await?)
+    }
+
+    /// Runs one step of a login (identify, verify, resend) with its audit events held
+    /// back, and commits them in one batch when the step ends, answered or refused. The
+    /// answer still waits for every event of its step, but for one commit, not one
+    /// commit per event in turn.
+    pub(super) async fn audited<T>(&self, step: impl Future<Output = FlowResult<T>>) -> FlowResult<T> {
+        let (outcome, events) = STEP_EVENTS
+            .scope(RefCell::new(Vec::new()), async {
+                let outcome = step.await;
+                (outcome, STEP_EVENTS.with(|held| held.take()))
+            })
+            .await;
+        self.audit_log.record_each(events).await?;
+        outcome
+    }
+
+    fn event(&self, kind: &'static str, address: &Address, subject: Option<String>, detail: Value) -> AuditEvent {
+        AuditEvent {
             kind,
             client_id: Some(address.client_id.clone()),
             subject,
             conversation: Some(address.label()),
             detail,
-        };
-        Ok(self.audit_log.record(event, self.now()).await?)
+        }
     }
 }

@@ -24,6 +24,10 @@ enum Target {
 
 impl Auth {
     pub async fn resend(&self, client: &Client, address: &Address) -> FlowResult<ConversationState> {
+        self.audited(self.resend_step(client, address)).await
+    }
+
+    async fn resend_step(&self, client: &Client, address: &Address) -> FlowResult<ConversationState> {
         let now = self.now();
         let conversation = self.store.find_conversation(address).await?.ok_or(FlowError::NoPendingChallenge)?;
         if self.live_session(&conversation, address, now).await?.is_some() {

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::challenge::Challenge;
+use super::tokens::Minting;
 use super::{Address, Auth, ConversationState, FlowError, FlowResult, SessionView, SubjectView};
 use crate::clock::{Millis, millis, rfc3339};
 use crate::config::FlowConfig;
@@ -96,7 +97,8 @@ impl Auth {
     ) -> FlowResult<ConversationState> {
         let detail = json!({"sid": session.id, "flow": session.flow, "acr": session.acr});
         self.audit("authenticated", address, Some(record.subject()), detail).await?;
-        let tokens = self.issue_tokens(&session, record, address, session.last_activity, true).await?;
+        let tokens =
+            self.issue_tokens(&session, record, address, session.last_activity, Minting::WithRefreshToken).await?;
         Ok(authenticated_view(&session, record, Some(tokens)))
     }
 
@@ -116,11 +118,21 @@ impl Auth {
     }
 
     /// A fresh access token for the conversation's live session; counts as activity.
+    /// Usually answered from memory (see [`super::live`]): one signature, and the
+    /// activity written with the audit event, in a batch shared with other refreshes.
     pub async fn token(&self, address: &Address) -> FlowResult<ConversationState> {
         let now = self.now();
+        if let Some(live) = self.live.touch(address, &self.store, now) {
+            let tokens = self.issue_tokens(&live.session, &live.record, address, now, Minting::Touching).await?;
+            return Ok(authenticated_view(&live.session, &live.record, Some(tokens)));
+        }
+        let record_writes = self.store.record_writes();
         let conversation = self.store.find_conversation(address).await?.ok_or(FlowError::NotAuthenticated)?;
         let session = self.live_session(&conversation, address, now).await?.ok_or(FlowError::NotAuthenticated)?;
-        self.refresh_session(session, address, now, false).await
+        let (session, record, tokens) = self.refreshed(session, address, now, Minting::AccessOnly).await?;
+        let state = authenticated_view(&session, &record, Some(tokens));
+        self.live.keep(address, session, record, now, record_writes);
+        Ok(state)
     }
 
     /// Fresh tokens for a live session at `now`; counts as activity. A record gone
@@ -133,6 +145,20 @@ impl Auth {
         now: Millis,
         rotate: bool,
     ) -> FlowResult<ConversationState> {
+        let minting = if rotate { Minting::WithRefreshToken } else { Minting::AccessOnly };
+        let (session, record, tokens) = self.refreshed(session, address, now, minting).await?;
+        Ok(authenticated_view(&session, &record, Some(tokens)))
+    }
+
+    /// [`Self::refresh_session`] through the database: the activity is written only if
+    /// the session is still alive there, and the record is read again.
+    async fn refreshed(
+        &self,
+        session: Session,
+        address: &Address,
+        now: Millis,
+        minting: Minting,
+    ) -> FlowResult<(Session, Record, super::TokenSet)> {
         if !self.store.touch_session(&session.id, now).await? {
             return Err(FlowError::NotAuthenticated);
         }
@@ -144,8 +170,8 @@ impl Auth {
             }
         };
         let session = Session { last_activity: now, ..session };
-        let tokens = self.issue_tokens(&session, &record, address, now, rotate).await?;
-        Ok(authenticated_view(&session, &record, Some(tokens)))
+        let tokens = self.issue_tokens(&session, &record, address, now, minting).await?;
+        Ok((session, record, tokens))
     }
 
     /// Cancels a pending code and ends the session, whichever there is.

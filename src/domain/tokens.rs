@@ -9,6 +9,7 @@ use super::{Auth, FlowResult, TokenSet};
 use crate::clock::{Millis, millis};
 use crate::crypto::{random_token, sha256_hex};
 use crate::domain::Address;
+use crate::store::audit::Touch;
 use crate::store::records::Record;
 use crate::store::sessions::Session;
 
@@ -49,6 +50,18 @@ impl AccessClaims {
     }
 }
 
+/// What a token refresh or a login mints, and where its activity is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Minting {
+    /// A login or the OAuth refresh grant: an access token and a new refresh token.
+    WithRefreshToken,
+    /// The conversation API's refresh, whose activity is already written: a bot that
+    /// fetches tokens needs no new refresh token each time.
+    AccessOnly,
+    /// The same from memory: the activity is written with the `token.issued` event.
+    Touching,
+}
+
 impl Auth {
     /// A token for a proxied service: the person's claims with `aud` set to the
     /// service's audience, expiring after `ttl` and never after the person's token.
@@ -70,17 +83,16 @@ impl Auth {
         Ok((self.sign(&claims)?, claims.exp))
     }
 
-    /// Mints an access token for a live session at `now`, and with `refresh` (a login)
-    /// a refresh token when they are enabled. A bot that fetches tokens through the
-    /// conversation API needs no new refresh token each time. `exp` never passes the
-    /// session's end: neither its idle deadline nor its absolute lifetime.
+    /// Mints an access token for a live session at `now`, and (see [`Minting`]) a
+    /// refresh token when they are enabled. `exp` never passes the session's end:
+    /// neither its idle deadline nor its absolute lifetime.
     pub(super) async fn issue_tokens(
         &self,
         session: &Session,
         record: &Record,
         address: &Address,
         now: Millis,
-        refresh: bool,
+        minting: Minting,
     ) -> FlowResult<TokenSet> {
         let idle_deadline = now + session.idle_timeout_ms;
         let exp_ms = (now + millis(self.config.tokens.access_ttl)).min(idle_deadline).min(session.expires_at);
@@ -107,20 +119,26 @@ impl Auth {
             fields: claim_fields,
         };
         let access_token = self.sign(&claims)?;
-        let refresh_token = if refresh && self.config.tokens.refresh_tokens {
+        let refresh_token = if minting == Minting::WithRefreshToken && self.config.tokens.refresh_tokens {
             let token = random_token(32);
             self.store.insert_refresh_token(&session.id, sha256_hex(token.as_bytes()), now).await?;
             Some(token)
         } else {
             None
         };
-        self.audit(
+        let event = self.event(
             "token.issued",
             address,
             Some(record.subject()),
             json!({"jti": claims.jti, "sid": session.id, "exp": claims.exp}),
-        )
-        .await?;
+        );
+        match minting {
+            Minting::Touching => {
+                let touch = Touch { session_id: session.id.clone(), at: now };
+                self.audit_log.record_touching(event, self.now(), touch).await?
+            }
+            _ => self.audit_log.record(event, self.now()).await?,
+        }
         Ok(TokenSet {
             access_token,
             token_type: "Bearer",

@@ -24,6 +24,10 @@ struct NewLock {
 
 impl Auth {
     pub async fn verify(&self, client: &Client, address: &Address, code: &str) -> FlowResult<ConversationState> {
+        self.audited(self.verify_step(client, address, code)).await
+    }
+
+    async fn verify_step(&self, client: &Client, address: &Address, code: &str) -> FlowResult<ConversationState> {
         let code = Code::parse(code, self.config.otp.length)?;
         let now = self.now();
         let conversation = self.store.find_conversation(address).await?.ok_or(FlowError::NoPendingChallenge)?;

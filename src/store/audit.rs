@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{Store, StoreResult};
 use crate::clock::Millis;
-pub use writer::{AuditError, AuditLog, AuditObserver};
+pub use writer::{AuditError, AuditLog, AuditObserver, Touch};
 
 /// The name `domain::error` knows the writer's error by.
 pub type AuditStopped = AuditError;

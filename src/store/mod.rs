@@ -85,6 +85,9 @@ pub struct Store {
     reader: DatabaseConnection,
     /// Sessions ended recently, for the proxy's revocation check.
     ended: Arc<endings::EndedSessions>,
+    /// Counts this process's writes to records, so that what caches a record can tell
+    /// it may have changed (see `domain::live`).
+    record_writes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -92,7 +95,7 @@ impl Store {
         let (url, options) = (config.url.as_str(), |url: &str| options(url, config.acquire_timeout));
         if !url.starts_with("sqlite:") {
             let db = Database::connect(options(url)).await?;
-            return Ok(Self { reader: db.clone(), db, ended: Arc::default() });
+            return Ok(Self { reader: db.clone(), db, ended: Arc::default(), record_writes: Arc::default() });
         }
         // SQLite allows one writer at a time, and a writer that finds the lock taken
         // sleeps in growing steps. One writing connection queues writers in the pool
@@ -101,15 +104,25 @@ impl Store {
         writer.max_connections(1).min_connections(1);
         let db = Database::connect(writer).await?;
         if url.contains(":memory:") || url.contains("mode=memory") {
-            return Ok(Self { reader: db.clone(), db, ended: Arc::default() });
+            return Ok(Self { reader: db.clone(), db, ended: Arc::default(), record_writes: Arc::default() });
         }
         let mut reader = options(url);
         reader.max_connections(4).map_sqlx_sqlite_opts(|o| o.read_only(true));
-        Ok(Self { reader: Database::connect(reader).await?, db, ended: Arc::default() })
+        Ok(Self { reader: Database::connect(reader).await?, db, ended: Arc::default(), record_writes: Arc::default() })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
         Ok(Migrator::up(&self.db, None).await?)
+    }
+
+    /// How many record writes this process has begun: a cache of records read while
+    /// this stayed the same holds nothing this process changed.
+    pub fn record_writes(&self) -> u64 {
+        self.record_writes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn record_written(&self) {
+        self.record_writes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The connection for writes and transactions.

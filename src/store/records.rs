@@ -144,6 +144,7 @@ impl Store {
         now: Millis,
         take_over: bool,
     ) -> Result<i64, UpsertError> {
+        self.record_written();
         let stmt = self.sql(
             "INSERT INTO records (directory, key, fields, roles, active, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (directory, key) DO UPDATE SET fields = excluded.fields, roles = excluded.roles,
@@ -205,6 +206,7 @@ impl Store {
     /// Deletes the record and its identifier rows, both or neither.
     pub async fn delete_record(&self, id: i64) -> StoreResult<()> {
         use sea_orm::TransactionTrait;
+        self.record_written();
         let txn = self.db().begin().await?;
         execute(&txn, self.sql("DELETE FROM record_identifiers WHERE record_id = $1", [id.into()])).await?;
         execute(&txn, self.sql("DELETE FROM records WHERE id = $1", [id.into()])).await?;

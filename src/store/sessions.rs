@@ -1,7 +1,11 @@
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter};
 
+use super::audit::Touch;
 use super::{Store, StoreResult, execute};
 use crate::clock::Millis;
+
+/// Sessions per touch statement: two parameters each, far below SQLite's limit.
+const TOUCHES_PER_UPDATE: usize = 500;
 
 pub use entity::session::Model as Session;
 
@@ -63,6 +67,29 @@ impl Store {
             [now.into(), id.into()],
         );
         Ok(execute(self.db(), stmt).await? == 1)
+    }
+
+    /// Records each session's latest activity of `touches`, in as few statements as the
+    /// parameter limits allow. Activity never moves back, and an ended session stays as
+    /// it ended.
+    pub(crate) async fn touch_sessions_in(
+        &self,
+        db: &impl ConnectionTrait,
+        mut touches: Vec<Touch>,
+    ) -> StoreResult<()> {
+        touches.sort_by(|a, b| a.session_id.cmp(&b.session_id).then(b.at.cmp(&a.at)));
+        touches.dedup_by(|later, first| later.session_id == first.session_id);
+        for chunk in touches.chunks(TOUCHES_PER_UPDATE) {
+            let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+            let sql = format!(
+                "WITH t (id, at) AS (VALUES {}) UPDATE sessions SET last_activity = t.at FROM t
+                 WHERE sessions.id = t.id AND sessions.ended_at IS NULL AND sessions.last_activity < t.at",
+                rows.join(", ")
+            );
+            let values = chunk.iter().flat_map(|t| [t.session_id.clone().into(), t.at.into()]);
+            execute(db, self.sql(&sql, values)).await?;
+        }
+        Ok(())
     }
 
     /// Ends the session; false if it had already ended.

@@ -26,6 +26,7 @@ mod playground;
 mod providers;
 mod proxy;
 mod races;
+mod refresh_from_memory;
 mod resend;
 mod restart;
 mod selection;

@@ -135,12 +135,21 @@ impl Store {
     /// Writes events at once, in their own transaction, for the paths that have no
     /// [`super::AuditLog`] at hand. Returns after the commit.
     pub async fn append_audit(&self, event: AuditEvent, at: Millis) -> StoreResult<()> {
-        self.append_audit_batch(&[(event, at)]).await
+        self.append_audit_batch(&[(event, at)], Vec::new()).await
     }
 
-    pub(super) async fn append_audit_batch(&self, events: &[(AuditEvent, Millis)]) -> StoreResult<()> {
+    /// Appends `events` and records the sessions' activity in one transaction. The
+    /// touches come after the chain's lock, which makes batches take session rows one
+    /// batch at a time: two batches touching the same sessions cannot deadlock
+    /// (PostgreSQL), and nothing that holds a session row waits for the chain.
+    pub(super) async fn append_audit_batch(
+        &self,
+        events: &[(AuditEvent, Millis)],
+        touches: Vec<super::Touch>,
+    ) -> StoreResult<()> {
         let txn = self.db().begin().await?;
         append_in(&txn, events).await?;
+        self.touch_sessions_in(&txn, touches).await?;
         txn.commit().await?;
         Ok(())
     }

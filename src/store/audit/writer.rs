@@ -25,8 +25,16 @@ pub trait AuditObserver: Send + Sync {
 
 type Done = oneshot::Sender<Result<(), AuditError>>;
 
+/// Activity on a session, written in the same transaction as the event that records it
+/// (a token refresh): as durable as the event, and one write per batch, not per token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Touch {
+    pub session_id: String,
+    pub at: Millis,
+}
+
 enum Command {
-    Record(Vec<AuditEvent>, Millis, Done),
+    Record(Vec<(AuditEvent, Millis)>, Option<Touch>, Done),
     /// Answered once every command queued before it has been written.
     Flush(oneshot::Sender<()>),
 }
@@ -61,11 +69,25 @@ impl AuditLog {
 
     /// Returns once every one of `events` is committed; they are written in one batch.
     pub async fn record_all(&self, events: Vec<AuditEvent>, at: Millis) -> Result<(), AuditError> {
+        self.record_each(events.into_iter().map(|event| (event, at)).collect()).await
+    }
+
+    /// Returns once every one of `events`, each with its own time, is committed.
+    pub async fn record_each(&self, events: Vec<(AuditEvent, Millis)>) -> Result<(), AuditError> {
         if events.is_empty() {
             return Ok(());
         }
+        self.commit(events, None).await
+    }
+
+    /// Returns once `event` is committed, and with it `touch` (see [`Touch`]).
+    pub async fn record_touching(&self, event: AuditEvent, at: Millis, touch: Touch) -> Result<(), AuditError> {
+        self.commit(vec![(event, at)], Some(touch)).await
+    }
+
+    async fn commit(&self, events: Vec<(AuditEvent, Millis)>, touch: Option<Touch>) -> Result<(), AuditError> {
         let (done, committed) = oneshot::channel();
-        self.queue.send(Command::Record(events, at, done)).await.map_err(|_| AuditError::Stopped)?;
+        self.queue.send(Command::Record(events, touch, done)).await.map_err(|_| AuditError::Stopped)?;
         committed.await.map_err(|_| AuditError::Stopped)?
     }
 
@@ -82,18 +104,20 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Command>, obse
     let mut commands = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut commands, BATCH).await > 0 {
         let mut events = Vec::new();
+        let mut touches = Vec::new();
         let mut waiting = Vec::new();
         let mut flushes = Vec::new();
         for command in commands.drain(..) {
             match command {
-                Command::Record(batch, at, done) => {
-                    events.extend(batch.into_iter().map(|event| (event, at)));
+                Command::Record(batch, touch, done) => {
+                    events.extend(batch);
+                    touches.extend(touch);
                     waiting.push(done);
                 }
                 Command::Flush(done) => flushes.push(done),
             }
         }
-        let outcome = if events.is_empty() { Ok(()) } else { store.append_audit_batch(&events).await };
+        let outcome = if events.is_empty() { Ok(()) } else { store.append_audit_batch(&events, touches).await };
         let answer = match outcome {
             Ok(()) => {
                 if let Some(observer) = &observer {
