@@ -10,6 +10,23 @@ pub struct Address {
     pub external_id: String,
 }
 
+/// "Printable", as a conversation id must be: no control characters (Cc), no format
+/// characters (Cf: bidi overrides like U+202E, the byte-order mark U+FEFF, zero-width
+/// spaces) and no line or paragraph separators (Zl, Zp). Such characters show as nothing
+/// or reorder what follows, so two ids that look the same could differ and a log line
+/// could be made to lie. Every way in (a path, the proxy's `X-Doorman-Conversation`, the
+/// OTP grant's `conversation`) is checked by this one rule.
+pub fn is_printable(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    !matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
 const MAX_CHANNEL_CHARS: usize = 32;
 const MAX_CONVERSATION_ID_CHARS: usize = 256;
 
@@ -23,7 +40,7 @@ impl Address {
         if !channel_ok {
             return Err("channel must be 1 to 32 characters of a-z, 0-9, - and _");
         }
-        if id.is_empty() || id.chars().count() > MAX_CONVERSATION_ID_CHARS || id.chars().any(char::is_control) {
+        if id.is_empty() || id.chars().count() > MAX_CONVERSATION_ID_CHARS || !id.chars().all(is_printable) {
             return Err("conversation id must have 1 to 256 printable characters");
         }
         Ok(Address { client_id: client_id.to_string(), channel, external_id: id })

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use address::Address;
+pub use address::{Address, is_printable};
 pub use challenge::{Challenge, ChallengeStatus, OtpPolicy};
 pub use clients::{Client, ClientAuth};
 pub use error::FlowError;

@@ -1,26 +1,14 @@
-//! "Printable", as a conversation id must be: no control characters (Cc), no format
-//! characters (Cf: bidi overrides like U+202E, the byte-order mark U+FEFF, zero-width
-//! spaces) and no line or paragraph separators (Zl, Zp). Such characters show as nothing
-//! or reorder what follows, so two ids that look the same could differ and a log line
-//! could be made to lie.
+//! "Printable" conversation ids at the HTTP edge: the rule is
+//! [`crate::domain::is_printable`]; here it names the character it refuses and becomes
+//! the OpenAPI document's pattern.
 use std::fmt::Write;
 use std::sync::LazyLock;
 
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+pub use crate::domain::is_printable;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 /// What the README and `Address::checked` promise.
 pub const MAX_CONVERSATION_ID_CHARS: usize = 256;
-
-pub fn is_printable(c: char) -> bool {
-    !matches!(
-        c.general_category(),
-        GeneralCategory::Control
-            | GeneralCategory::Format
-            | GeneralCategory::LineSeparator
-            | GeneralCategory::ParagraphSeparator
-    )
-}
 
 /// The first character of `text` that is not printable.
 pub fn first_unprintable(text: &str) -> Option<char> {

@@ -44,6 +44,9 @@ async fn wrong_credentials_other_bots_and_missing_conversations_are_refused() {
         (as_bot(&app, BOT, None, path), 400, "invalid_request"),
         (as_bot(&app, BOT, Some("no-slash"), path), 400, "invalid_request"),
         (as_bot(&app, BOT, Some("WhatsApp!/x"), path), 400, "invalid_request"),
+        // Printable, as in a path: no bidi override (U+202E), no byte-order mark (U+FEFF).
+        (as_bot(&app, BOT, Some("whatsapp/%E2%80%AE%2B34600000001"), path), 400, "invalid_request"),
+        (as_bot(&app, BOT, Some("whatsapp/%EF%BB%BF%2B34600000001"), path), 400, "invalid_request"),
     ];
     for (i, (request, status, code)) in cases.into_iter().enumerate() {
         let (got, body) = error_of(request.send().await.unwrap()).await;
@@ -53,5 +56,5 @@ async fn wrong_credentials_other_bots_and_missing_conversations_are_refused() {
     // Unreadable conversation headers are audited like every other refusal.
     let denied = app.proxy_events("proxy.denied").await;
     let unreadable = denied.iter().find(|e| e["reason"] == "invalid_request").expect("audited");
-    assert_eq!(unreadable["count"], 3, "{denied:?}");
+    assert_eq!(unreadable["count"], 5, "{denied:?}");
 }
