@@ -393,10 +393,12 @@ mod tests {
 
     #[test]
     fn apply_batches_follow_how_long_the_writer_was_held() {
-        assert_eq!(next_batch(100, Duration::from_millis(400)), 50, "too long: halved");
-        assert_eq!(next_batch(100, Duration::from_millis(5)), 200, "quick: doubled");
-        assert_eq!(next_batch(100, Duration::from_millis(40)), 100, "about right: kept");
-        assert_eq!(next_batch(10, Duration::from_secs(3)), 10, "never below the floor");
-        assert_eq!(next_batch(2000, Duration::ZERO), 2000, "never above the ceiling");
+        let hold = APPLY_HOLD;
+        assert_eq!(next_batch(100, hold * 8), 50, "too long: halved");
+        assert_eq!(next_batch(100, hold / 4), 200, "quick: doubled");
+        assert_eq!(next_batch(100, hold * 3 / 4), 100, "about right: kept");
+        let (floor, ceiling) = (*APPLY_BATCH.start(), *APPLY_BATCH.end());
+        assert_eq!(next_batch(floor, Duration::from_secs(3)), floor, "never below the floor");
+        assert_eq!(next_batch(ceiling, Duration::ZERO), ceiling, "never above the ceiling");
     }
 }
