@@ -13,8 +13,10 @@ use crate::store::Store;
 pub enum AuditError {
     #[error("the audit writer has stopped")]
     Stopped,
+    /// Shared by every caller whose event was in the failed batch; its source tells a
+    /// database that did not answer in time (503) from other failures.
     #[error("the audit trail could not be written: {0}")]
-    Write(String),
+    Write(#[source] Arc<crate::store::StoreError>),
 }
 
 /// Told of every event once it is committed (the metrics count them there, so the
@@ -40,6 +42,8 @@ enum Command {
 }
 
 const QUEUE: usize = 16_384;
+/// How long a batch keeps trying to get the database before its callers are failed.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 /// Commands per batch; the events of one command are never split.
 const BATCH: usize = 512;
 
@@ -117,7 +121,7 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Command>, obse
                 Command::Flush(done) => flushes.push(done),
             }
         }
-        let outcome = if events.is_empty() { Ok(()) } else { store.append_audit_batch(&events, touches).await };
+        let outcome = if events.is_empty() { Ok(()) } else { append_patiently(&store, &events, touches).await };
         let answer = match outcome {
             Ok(()) => {
                 if let Some(observer) = &observer {
@@ -131,7 +135,7 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Command>, obse
                 for (event, at) in &events {
                     tracing::error!(at, kind = event.kind, client = ?event.client_id, subject = ?event.subject, detail = %event.detail, "audit event");
                 }
-                Err(AuditError::Write(e.to_string()))
+                Err(AuditError::Write(Arc::new(e)))
             }
         };
         for done in waiting {
@@ -139,6 +143,28 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Command>, obse
         }
         for done in flushes {
             let _ = done.send(());
+        }
+    }
+}
+
+/// Writes a batch, trying again while no connection comes free in time: nothing of the
+/// batch was written then (the connection is taken before the transaction begins), and
+/// its callers are waiting for it, so a busy moment (a long write holding SQLite's one
+/// writer) delays them instead of failing their requests. Any other failure is final.
+async fn append_patiently(
+    store: &Store,
+    events: &[(AuditEvent, Millis)],
+    touches: Vec<Touch>,
+) -> Result<(), crate::store::StoreError> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match store.append_audit_batch(events, touches.clone()).await {
+            Err(crate::store::StoreError::Db(sea_orm::DbErr::ConnectionAcquire(e)))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tracing::warn!(error = %e, "the audit writer waited too long for the database; trying again");
+            }
+            outcome => return outcome,
         }
     }
 }
