@@ -126,18 +126,16 @@ impl Auth {
         } else {
             None
         };
-        let event = self.event(
-            "token.issued",
-            address,
-            Some(record.subject()),
-            json!({"jti": claims.jti, "sid": session.id, "exp": claims.exp}),
-        );
+        let (subject, detail) =
+            (Some(record.subject()), json!({"jti": claims.jti, "sid": session.id, "exp": claims.exp}));
         match minting {
             Minting::Touching => {
+                let event = self.event("token.issued", address, subject, detail);
                 let touch = Touch { session_id: session.id.clone(), at: now };
                 self.audit_log.record_touching(event, self.now(), touch).await?
             }
-            _ => self.audit_log.record(event, self.now()).await?,
+            // Through `audit`, so that a login's token.issued joins its step's one commit.
+            _ => self.audit("token.issued", address, subject, detail).await?,
         }
         Ok(TokenSet {
             access_token,
