@@ -2,12 +2,15 @@
 # Where doorman's CPU goes during bench/login.py: perf record (call graphs) of the
 # release binary during the 10-concurrent login phase and during the token refresh
 # phase, plus perf stat (context switches, system calls) of each phase.
-#   bash bench/login_profile.sh [OUT_DIR]      (needs perf: apt-get install linux-perf)
+#   [CALL_GRAPH=dwarf] bash bench/login_profile.sh [OUT_DIR]   (needs perf: apt-get install linux-perf)
 # Writes OUT_DIR/{login,token}.perf.data, OUT_DIR/{login,token}.{report,stat}.txt and
 # the benchmark's own table in OUT_DIR/bench.txt.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=${1:-/tmp/doorman-login-profile}
+# The release build has no frame pointers: CALL_GRAPH=dwarf gives whole stacks (and
+# much bigger files, slower to read); the default, fp, is cheap and good for flat profiles.
+CALL_GRAPH=${CALL_GRAPH:-fp}
 mkdir -p "$OUT"
 # shellcheck disable=SC2086  # BENCH_ARGS: extra options for bench/login.py, word-split
 python3 bench/login.py ${BENCH_ARGS:-} >"$OUT/bench.txt" 2>&1 &
@@ -18,21 +21,29 @@ phase() { # phase TEXT: waits until the benchmark prints TEXT
     sleep 0.2
   done
 }
-record() { # record NAME SECONDS
+record() { # record NAME STAT_SECONDS RECORD_SECONDS
   local pid
   pid=$(pgrep -f "target/release/doorman serve" | tail -1)
   perf stat -e task-clock,context-switches,cpu-migrations,raw_syscalls:sys_enter -p "$pid" \
-    -o "$OUT/$1.stat.txt" -- sleep 3
-  perf record -F 999 -g -p "$pid" -o "$OUT/$1.perf.data" -- sleep "$2" 2>/dev/null
-  perf report -i "$OUT/$1.perf.data" --no-children --sort dso,sym --stdio 2>/dev/null |
-    grep -v '^$' | head -400 >"$OUT/$1.report.txt"
+    -o "$OUT/$1.stat.txt" -- sleep "$2"
+  perf record -F 999 --call-graph "$CALL_GRAPH" -p "$pid" -o "$OUT/$1.perf.data" -- sleep "$3" 2>/dev/null
+}
+report() { # report NAME: by thread (runtime workers, sqlx's SQLite workers, argon2), then by symbol
+  perf report -i "$OUT/$1.perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
+    grep -v '^$' | grep -v '^#' | head -20 >"$OUT/$1.report.txt"
+  perf report -i "$OUT/$1.perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+    grep -v '^$' | head -400 >>"$OUT/$1.report.txt"
 }
 phase "logins, 10 concurrent"
 sleep 1
-record login 8
+record login 3 8
 phase "token refresh, 10 threads"
-sleep 1
-record token 6
+# past wrk's 1-second rate probe; the measured run lasts about 7 s at 3,000/s
+sleep 1.5
+record token 2 4
 wait "$bench"
+# after the benchmark: reading the profiles takes CPU that would distort it
+report login
+report token
 sed -n '/RESULTS/,$p' "$OUT/bench.txt"
 echo "profiles in $OUT"

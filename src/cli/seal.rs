@@ -3,7 +3,7 @@
 //! forge a checkpoint, so cannot cut events off the chain and rebuild it unnoticed.
 use std::path::Path;
 
-use jsonwebtoken::{Header, Validation, decode, decode_header, encode};
+use jsonwebtoken::{Header, Validation, decode, decode_header};
 
 use super::Failure;
 use crate::config::Config;
@@ -26,7 +26,7 @@ pub fn sign(config: &Config, statement: &CheckpointStatement) -> Result<String, 
     let mut header = Header::new(key.algorithm);
     header.typ = Some(TYP.into());
     header.kid = Some(key.kid.clone());
-    encode(&header, statement, &key.encoding).map_err(|e| Failure::Runtime(format!("cannot sign the checkpoint: {e}")))
+    key.sign_jwt(&header, statement).map_err(|e| Failure::Runtime(format!("cannot sign the checkpoint: {e}")))
 }
 
 /// Checks signatures against every key in the keys directory, retired ones included.

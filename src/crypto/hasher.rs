@@ -1,12 +1,12 @@
 use std::sync::Arc;
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::Rng;
 use rand::rand_core::UnwrapErr;
 use rand::rngs::SysRng;
-use tokio::sync::Semaphore;
+
+use super::hash_pool::HashPool;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -14,6 +14,10 @@ pub enum HashError {
     Argon2(String),
     #[error("hashing task failed")]
     Join,
+}
+
+fn argon2_error(e: impl std::fmt::Display) -> HashError {
+    HashError::Argon2(e.to_string())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -29,49 +33,73 @@ impl HasherParams {
     pub const CODES: Self = Self { memory_kib: 4 * 1024, iterations: 1 };
 }
 
-/// argon2id hashing off the async executor, with a bound on how many hashes run at once
-/// so a burst of logins cannot claim unbounded memory.
+const SALT_BYTES: usize = 16;
+const OUTPUT_BYTES: usize = 32;
+
+/// argon2id hashing on the hasher's own threads (see `hash_pool`), never on the async
+/// workers: no more hashes run at once than there are cores, which also bounds the memory
+/// a burst of logins can claim.
 #[derive(Clone)]
 pub struct Hasher {
     argon2: Arc<Argon2<'static>>,
-    permits: Arc<Semaphore>,
+    /// Kept apart from `argon2` to verify hashes made with other parameters.
+    pepper: Option<&'static [u8]>,
+    pool: Arc<HashPool>,
 }
 
 impl Hasher {
     pub fn new(params: HasherParams, pepper: Option<&str>) -> Result<Self, HashError> {
-        let params =
-            Params::new(params.memory_kib, params.iterations, 1, None).map_err(|e| HashError::Argon2(e.to_string()))?;
-        let argon2 = match pepper {
-            // The pepper must outlive the Argon2 instance, which lives as long as the app.
-            Some(p) => Argon2::new_with_secret(
-                Box::leak(p.as_bytes().to_vec().into_boxed_slice()),
-                Algorithm::Argon2id,
-                Version::V0x13,
-                params,
-            )
-            .map_err(|e| HashError::Argon2(e.to_string()))?,
-            None => Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
-        };
-        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-        Ok(Self { argon2: Arc::new(argon2), permits: Arc::new(Semaphore::new(parallel)) })
+        let params = Params::new(params.memory_kib, params.iterations, 1, Some(OUTPUT_BYTES)).map_err(argon2_error)?;
+        // The pepper must outlive the Argon2 instance, which lives as long as the app.
+        let pepper = pepper.map(|p| &*Box::leak(p.as_bytes().to_vec().into_boxed_slice()));
+        let argon2 = argon2_with(pepper, Algorithm::Argon2id, Version::V0x13, params)?;
+        Ok(Self { argon2: Arc::new(argon2), pepper, pool: Arc::new(HashPool::new("argon2")) })
     }
 
     pub async fn hash(&self, secret: String) -> Result<String, HashError> {
         let argon2 = self.argon2.clone();
-        self.blocking(move || {
-            argon2.hash_password(secret.as_bytes()).map(|h| h.to_string()).map_err(|e| HashError::Argon2(e.to_string()))
-        })
-        .await?
+        self.pool
+            .run(move |memory| {
+                let mut salt = [0u8; SALT_BYTES];
+                UnwrapErr(SysRng).fill_bytes(&mut salt);
+                let mut out = [0u8; OUTPUT_BYTES];
+                memory
+                    .with_blocks(argon2.params().block_count(), |blocks| {
+                        argon2.hash_password_into_with_memory(secret.as_bytes(), &salt, &mut out, blocks)
+                    })
+                    .map_err(argon2_error)?;
+                Ok(phc_string(&argon2, &salt, &out)?.to_string())
+            })
+            .await
+            .ok_or(HashError::Join)?
     }
 
-    /// True when `secret` matches `phc`. A malformed stored hash is an error, not a mismatch.
+    /// True when `secret` matches `phc`, whatever argon2 parameters `phc` was made with.
+    /// A malformed stored hash is an error, not a mismatch.
     pub async fn verify(&self, secret: String, phc: String) -> Result<bool, HashError> {
-        let argon2 = self.argon2.clone();
-        self.blocking(move || {
-            let parsed = PasswordHash::new(&phc).map_err(|e| HashError::Argon2(e.to_string()))?;
-            Ok(argon2.verify_password(secret.as_bytes(), &parsed).is_ok())
-        })
-        .await?
+        let parsed = PasswordHash::new(&phc).map_err(argon2_error)?;
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return Err(HashError::Argon2(format!("`{phc}` has no salt or no hash")));
+        };
+        let argon2 = match (Params::try_from(&parsed), Algorithm::try_from(parsed.algorithm.as_str())) {
+            (Ok(params), Ok(algorithm)) => {
+                let version = parsed.version.map_or(Ok(Version::default()), Version::try_from);
+                argon2_with(self.pepper, algorithm, version.map_err(argon2_error)?, params)?
+            }
+            // Parameters or an algorithm this argon2 cannot run: nothing can match.
+            _ => return Ok(false),
+        };
+        self.pool
+            .run(move |memory| {
+                let mut out = vec![0u8; expected.len()];
+                let computed = memory.with_blocks(argon2.params().block_count(), |blocks| {
+                    argon2.hash_password_into_with_memory(secret.as_bytes(), &salt, &mut out, blocks)
+                });
+                // `Output`'s equality is constant-time.
+                computed.is_ok() && Output::new(&out).is_ok_and(|out| out == expected)
+            })
+            .await
+            .ok_or(HashError::Join)
     }
 
     /// A PHC string in this hasher's parameters that no known secret matches (random salt
@@ -79,24 +107,33 @@ impl Hasher {
     /// making it costs nothing, where hashing a random secret would cost a whole hash and,
     /// at start-up, leave its 19 MiB buffer resident in an idle process.
     pub fn unmatchable(&self) -> Result<String, HashError> {
-        use argon2::password_hash::phc::{Output, ParamsString, Salt};
-        let mut bytes = [0u8; 48];
+        let mut bytes = [0u8; SALT_BYTES + OUTPUT_BYTES];
         UnwrapErr(SysRng).fill_bytes(&mut bytes);
-        let argon = |e: argon2::password_hash::phc::Error| HashError::Argon2(e.to_string());
-        let phc = PasswordHash {
-            algorithm: Algorithm::Argon2id.ident(),
-            version: Some(Version::V0x13.into()),
-            params: ParamsString::try_from(self.argon2.params()).map_err(|e| HashError::Argon2(e.to_string()))?,
-            salt: Some(Salt::new(&bytes[..16]).map_err(argon)?),
-            hash: Some(Output::new(&bytes[16..]).map_err(argon)?),
-        };
-        Ok(phc.to_string())
+        let (salt, hash) = bytes.split_at(SALT_BYTES);
+        Ok(phc_string(&self.argon2, salt, hash)?.to_string())
     }
+}
 
-    async fn blocking<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|_| HashError::Join)?;
-        tokio::task::spawn_blocking(work).await.map_err(|_| HashError::Join)
+fn argon2_with(
+    pepper: Option<&'static [u8]>,
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+) -> Result<Argon2<'static>, HashError> {
+    match pepper {
+        Some(p) => Argon2::new_with_secret(p, algorithm, version, params).map_err(argon2_error),
+        None => Ok(Argon2::new(algorithm, version, params)),
     }
+}
+
+fn phc_string(argon2: &Argon2<'_>, salt: &[u8], hash: &[u8]) -> Result<PasswordHash, HashError> {
+    Ok(PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params()).map_err(argon2_error)?,
+        salt: Some(Salt::new(salt).map_err(argon2_error)?),
+        hash: Some(Output::new(hash).map_err(argon2_error)?),
+    })
 }
 
 #[cfg(test)]
@@ -112,6 +149,40 @@ mod tests {
         assert!(!peppered.verify("123457".into(), phc.clone()).await.unwrap());
         let plain = Hasher::new(HasherParams::CODES, None).unwrap();
         assert!(!plain.verify("123456".into(), phc).await.unwrap());
+    }
+
+    /// Hashes stored before the pool (made by the argon2 crate's own PHC hasher) still
+    /// verify, hashes made here verify there, and other parameters are read off the hash.
+    #[tokio::test]
+    async fn hashes_are_standard_phc_strings_in_both_directions() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let ours = Hasher::new(HasherParams::CODES, Some("pepper")).unwrap();
+        let theirs =
+            argon2_with(ours.pepper, Algorithm::Argon2id, Version::V0x13, ours.argon2.params().clone()).unwrap();
+        let stored = theirs.hash_password(b"424242").unwrap().to_string();
+        assert!(ours.verify("424242".into(), stored.clone()).await.unwrap());
+        assert!(!ours.verify("424243".into(), stored).await.unwrap());
+        let made = ours.hash("424242".into()).await.unwrap();
+        assert!(theirs.verify_password(b"424242", made.as_str()).is_ok());
+        // A hash with more memory and passes than this hasher's (a secret checked by the
+        // code hasher, say) is verified with its own parameters, bigger than the kept memory.
+        let bigger = Params::new(9 * 1024, 2, 1, None).unwrap();
+        let other = argon2_with(ours.pepper, Algorithm::Argon2id, Version::V0x13, bigger).unwrap();
+        let stored = other.hash_password(b"secret").unwrap().to_string();
+        assert!(ours.verify("secret".into(), stored.clone()).await.unwrap());
+        assert!(!ours.verify("Secret".into(), stored).await.unwrap());
+        assert!(ours.verify("x".into(), "not a phc string".into()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn many_hashes_at_once_all_answer() {
+        let hasher = Hasher::new(HasherParams::CODES, None).unwrap();
+        let codes: Vec<String> = (0..12).map(|i| format!("{i:06}")).collect();
+        let hashes = futures::future::try_join_all(codes.iter().map(|c| hasher.hash(c.clone()))).await.unwrap();
+        for (code, phc) in codes.iter().zip(&hashes) {
+            assert!(hasher.verify(code.clone(), phc.clone()).await.unwrap());
+        }
+        assert!(!hasher.verify(codes[0].clone(), hashes[1].clone()).await.unwrap());
     }
 
     #[tokio::test]

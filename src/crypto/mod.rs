@@ -1,4 +1,5 @@
 //! Randomness and one-way hashing: everything that must be unguessable or unreadable.
+mod hash_pool;
 mod hasher;
 mod random;
 

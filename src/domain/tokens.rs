@@ -1,7 +1,7 @@
 //! RFC 9068 access tokens for a session.
 use std::collections::BTreeMap;
 
-use jsonwebtoken::{Header, encode};
+use jsonwebtoken::Header;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -151,6 +151,6 @@ impl Auth {
         let mut header = Header::new(key.algorithm);
         header.typ = Some("at+jwt".into());
         header.kid = Some(key.kid.clone());
-        encode(&header, claims, &key.encoding)
+        key.sign_jwt(&header, claims)
     }
 }

@@ -8,7 +8,7 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::{rsa, signature};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 
-use super::{Key, publishable_jwk};
+use super::{Key, SigningKey, publishable_jwk};
 use crate::config::Algorithm;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,22 +50,19 @@ fn parse_key(kid: &str, path: &Path) -> Result<Key, KeyFileError> {
         return Err(invalid("expected a PKCS#8 \"PRIVATE KEY\" PEM block"));
     }
     let der = block.contents();
-    let (algorithm, encoding) =
-        if signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der).is_ok() {
-            (jsonwebtoken::Algorithm::ES256, EncodingKey::from_ec_pem(&text))
-        } else if signature::Ed25519KeyPair::from_pkcs8(der).is_ok() {
-            (jsonwebtoken::Algorithm::EdDSA, EncodingKey::from_ed_pem(&text))
-        } else if rsa::KeyPair::from_pkcs8(der).is_ok() {
-            (jsonwebtoken::Algorithm::RS256, EncodingKey::from_rsa_pem(&text))
-        } else {
-            return Err(invalid("not a P-256, Ed25519 or RSA private key"));
-        };
-    // aws-lc-rs tells the key type; jsonwebtoken's PEM readers unwrap PKCS#8 the way
-    // its signers expect (PKCS#1 inside for RSA).
-    let encoding = encoding.map_err(|e| invalid(&e.to_string()))?;
+    let (algorithm, signing) =
+        SigningKey::from_pkcs8(der).ok_or_else(|| invalid("not a P-256, Ed25519 or RSA private key"))?;
+    // aws-lc-rs tells the key type and signs; jsonwebtoken's PEM readers unwrap PKCS#8
+    // the way its JWK export expects (PKCS#1 inside for RSA).
+    let encoding = match algorithm {
+        jsonwebtoken::Algorithm::ES256 => EncodingKey::from_ec_pem(&text),
+        jsonwebtoken::Algorithm::EdDSA => EncodingKey::from_ed_pem(&text),
+        _ => EncodingKey::from_rsa_pem(&text),
+    }
+    .map_err(|e| invalid(&e.to_string()))?;
     let jwk = publishable_jwk(kid, &encoding, algorithm)?;
     let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| invalid(&e.to_string()))?;
-    Ok(Key { kid: kid.to_string(), algorithm, encoding, decoding, jwk })
+    Ok(Key { kid: kid.to_string(), algorithm, encoding, signing, decoding, jwk })
 }
 
 /// Writes a new private key to `dir` (created with mode 0700; the file gets 0600) and

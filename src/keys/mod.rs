@@ -2,17 +2,21 @@
 //! `kid`. Parsed once at start-up; the newest key of the configured algorithm signs and
 //! every key is published, so tokens in flight stay valid across a rotation.
 mod files;
+mod signing;
 
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 
 use crate::config::Algorithm;
 pub use files::{KeyFileError, generate_key_file, load_key_files};
+pub use signing::SigningKey;
 
 pub struct Key {
     pub kid: String,
     pub algorithm: jsonwebtoken::Algorithm,
+    /// For the JWK it publishes; tokens are signed with `signing`.
     pub encoding: EncodingKey,
+    pub signing: SigningKey,
     pub decoding: DecodingKey,
     pub jwk: Jwk,
 }
