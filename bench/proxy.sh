@@ -10,6 +10,12 @@
 #   THREADS=2            wrk threads (lowered to the connection count when that is smaller)
 #   NGINX_WORKERS=auto   worker_processes of BOTH nginx instances (see below)
 #   KEEP_TMP=1           keep the temp dir (configs, logs, wrk outputs) instead of deleting it
+#   TOKEN_MODE=exchange  the route's `token`: exchange (a token minted for the service, cached
+#                        per session) or forward (the caller's own token goes upstream)
+#   FIRST_USE=N          after the wrk runs, time N tokens' first proxied request (not in the
+#                        verification cache) against their second (bench/proxy_first_use.py)
+#   PROFILE=DIR          after the wrk runs, profile nginx and doorman each alone under wrk
+#                        (perf stat + perf record, bench/proxy_profile.sh) into DIR
 #   BASELINE=PATH        also bench a second doorman binary (e.g. a release build of an older
 #                        commit) in the same run, as the row "baseline", so a change is
 #                        measured before and after under the same machine conditions
@@ -47,6 +53,9 @@ CONNECTIONS=${CONNECTIONS:-32 4}
 CONNECTIONS=${CONNECTIONS//,/ }
 THREADS=${THREADS:-2}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
+TOKEN_MODE=${TOKEN_MODE:-exchange}
+FIRST_USE=${FIRST_USE:-}
+PROFILE=${PROFILE:-}
 EMPLOYEE=4721
 PHONE=+34600000000
 TEST_CODE=123456
@@ -59,6 +68,8 @@ log() { echo "== $*"; }
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds, got '$WARMUP'"
 [[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer, got '$THREADS'"
 [[ $NGINX_WORKERS =~ ^(auto|[1-9][0-9]*)$ ]] || die "NGINX_WORKERS must be auto or a positive integer"
+[[ $TOKEN_MODE =~ ^(exchange|forward)$ ]] || die "TOKEN_MODE must be exchange or forward, got '$TOKEN_MODE'"
+[[ -z $FIRST_USE || $FIRST_USE =~ ^[1-9][0-9]*$ ]] || die "FIRST_USE must be a positive integer"
 for c in $CONNECTIONS; do [[ $c =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be positive integers, got '$c'"; done
 [[ -n ${CONNECTIONS// /} ]] || die "CONNECTIONS is empty"
 
@@ -248,7 +259,7 @@ path = "/employees/{employee_number}/payslips/{month}"
 roles = ["view_own_payroll"]
 bind = { employee_number = "employee_number" }
 inject = "authorization"
-token = "exchange"
+token = "$TOKEN_MODE"
 EOF
 printf 'employee_number,phone,roles\n%s,%s,view_own_payroll\n' "$EMPLOYEE" "$PHONE" >"$dir/employees.csv"
 "$bin" import employees "$dir/employees.csv" --config "$CONF" >"$dir/import.log" 2>&1 \
@@ -474,9 +485,18 @@ if problems:
     sys.exit(1)
 print("no errors: every wrk run had 0 non-2xx responses and 0 socket errors")
 PY
+echo "route token mode: $TOKEN_MODE"
 python3 "$TMP/wrkrun.py" &
 PIDS+=($!)
 wait "$!"
+if [[ -n $FIRST_USE ]]; then
+    log "first use of $FIRST_USE tokens vs their second use"
+    DOORMAN_BASE=http://127.0.0.1:$P_DM RESOURCE=$RESOURCE CONVERSATION="/v1/conversations/sms/${PHONE/+/%2B}" \
+        BOT_ID=bench-bot BOT_SECRET=$BENCH_BOT_SECRET FIRST_USE=$FIRST_USE python3 "$REPO/bench/proxy_first_use.py"
+fi
+if [[ -n $PROFILE ]]; then
+    PROFILE=$(realpath -m "$PROFILE") bash "$REPO/bench/proxy_profile.sh"
+fi
 kill -0 "$DOORMAN_PID" 2>/dev/null || die "doorman is no longer running (log: $TMP/doorman/doorman.log)"
 for name in doorman ${BASELINE:+baseline}; do
     if grep -qiE 'panic|error' "$TMP/$name/doorman.log"; then

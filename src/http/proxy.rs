@@ -43,6 +43,22 @@ async fn proxy(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
+    Ok(answer(&app, peer, request).await)
+}
+
+/// Whether the router's proxy route matches `path`: `/v1/proxy/{service}/{*path}`, a
+/// service segment and a rest that are not empty. A Bearer request on such a path is
+/// answered by [`answer`] straight from the connection (`server`), never entering the
+/// router or its layers; any other path under the prefix goes through the router.
+pub fn is_route(path: &str) -> bool {
+    path.strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(service, rest)| !service.is_empty() && !rest.is_empty())
+}
+
+/// One proxy request, answered, counted and logged: what the router's route does, and
+/// what the connection calls directly for a Bearer request.
+pub async fn answer(app: &AppState, peer: SocketAddr, request: Request) -> Response<Body> {
     let started = std::time::Instant::now();
     let rest = request.uri().path().strip_prefix(PREFIX).unwrap_or_default();
     let (service, path) = match rest.find('/') {
@@ -70,7 +86,7 @@ async fn proxy(
         access::span(&method, access::PROXY_ROUTE, access::request_id(response.headers()))
             .in_scope(|| access::served(response.status(), elapsed));
     }
-    Ok(response)
+    response
 }
 
 /// A Bearer token, or Basic client credentials with `X-Doorman-Conversation: channel/id`.
@@ -82,7 +98,7 @@ fn presented(headers: &HeaderMap) -> Result<Presented, ProxyError> {
     if let Some((scheme, token)) = text.split_once(' ')
         && scheme.eq_ignore_ascii_case("bearer")
     {
-        return Ok(Presented::Bearer(token.trim().to_string()));
+        return Ok(Presented::Bearer(token.trim().into()));
     }
     let (client_id, secret) =
         basic_credentials(headers).map_err(|_| ProxyError::InvalidClient)?.ok_or(ProxyError::MissingCredentials)?;

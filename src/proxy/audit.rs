@@ -1,7 +1,8 @@
 //! `proxy.allowed` and `proxy.denied` events, off the hot path: requests only bump a
 //! counter; once a second each (session, service, route or reason) seen becomes one
 //! event with its count, written through the audit log in one batch. A crash loses
-//! at most the decisions of the last interval.
+//! at most the decisions of the last interval. Each thread counts into its own shard
+//! (`telemetry::shard`), whose lock only the once-a-second flush ever contends.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use serde_json::json;
 use super::credentials::Caller;
 use crate::clock::Clock;
 use crate::store::audit::{AuditEvent, AuditLog};
+use crate::telemetry::shard::Sharded;
 
 #[derive(Hash, PartialEq, Eq)]
 struct Key {
@@ -28,7 +30,7 @@ struct Tally {
 }
 
 pub struct ProxyAudit {
-    tallies: Mutex<HashMap<Key, Tally>>,
+    tallies: Sharded<Mutex<HashMap<Key, Tally>>>,
     log: AuditLog,
     clock: Arc<dyn Clock>,
 }
@@ -36,7 +38,7 @@ pub struct ProxyAudit {
 impl ProxyAudit {
     /// Counts decisions and writes them out every `flush_interval` (`[audit]`).
     pub fn start(log: AuditLog, clock: Arc<dyn Clock>, flush_interval: Duration) -> Arc<Self> {
-        let audit = Arc::new(Self { tallies: Mutex::default(), log, clock });
+        let audit = Arc::new(Self { tallies: Sharded::default(), log, clock });
         let weak = Arc::downgrade(&audit);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(flush_interval);
@@ -61,7 +63,7 @@ impl ProxyAudit {
 
     fn count(&self, kind: &'static str, service: &Arc<str>, what: Arc<str>, caller: Option<&Caller>) {
         let key = Key { kind, service: service.clone(), what, sid: caller.map(|c| c.claims.sid.clone()) };
-        let mut tallies = self.tallies.lock().expect("lock");
+        let mut tallies = self.tallies.local().lock().expect("lock");
         tallies
             .entry(key)
             .or_insert_with(|| Tally {
@@ -75,7 +77,13 @@ impl ProxyAudit {
     /// Hands every counted event to the audit log and returns once they are committed,
     /// all in one batch.
     pub async fn flush(&self) {
-        let tallies = std::mem::take(&mut *self.tallies.lock().expect("lock"));
+        let mut tallies: HashMap<Key, Tally> = HashMap::new();
+        for shard in self.tallies.all() {
+            for (key, tally) in std::mem::take(&mut *shard.lock().expect("lock")) {
+                let count = tally.count;
+                tallies.entry(key).and_modify(|t| t.count += count).or_insert(tally);
+            }
+        }
         let events = tallies
             .into_iter()
             .map(|(key, tally)| {

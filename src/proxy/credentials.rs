@@ -17,7 +17,7 @@ use crate::domain::{AccessClaims, Auth, ClientAuth, ConversationState, FlowError
 
 /// What the request presented.
 pub enum Presented {
-    Bearer(String),
+    Bearer(Arc<str>),
     Conversation { client_id: String, secret: String, channel: String, id: String },
     Nothing,
 }
@@ -60,7 +60,7 @@ impl Credentials {
         }
     }
 
-    fn validate(&self, token: String, auth: &Auth) -> Result<Caller, ProxyError> {
+    fn validate(&self, token: Arc<str>, auth: &Auth) -> Result<Caller, ProxyError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let claims = match self.tokens.get(&key) {
             Some(claims) => claims,
@@ -71,7 +71,7 @@ impl Credentials {
             }
         };
         still_valid(&claims, auth)?;
-        Ok(Caller { token: token.into(), claims })
+        Ok(Caller { token, claims })
     }
 
     /// The conversation's current token, fetched (as `POST …/token` would) when there is
@@ -88,7 +88,7 @@ impl Credentials {
             Ok(_) | Err(FlowError::NotAuthenticated) => return Err(ProxyError::NotAuthenticated),
             Err(e) => return Err(ProxyError::Internal(e.to_string())),
         };
-        let caller = self.validate(token, auth)?;
+        let caller = self.validate(token.into(), auth)?;
         self.conversations.insert(key, caller.clone());
         Ok(caller)
     }

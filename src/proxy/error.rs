@@ -46,7 +46,7 @@ pub enum ProxyError {
     UpstreamUnavailable {
         service: String,
         #[source]
-        cause: hyper_util::client::legacy::Error,
+        cause: super::pool::Error,
     },
     /// 504 `upstream_timeout`
     #[error("service `{service}` did not answer in time")]

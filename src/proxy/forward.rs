@@ -9,40 +9,15 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{Request, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
 use super::error::ProxyError;
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
-
-/// The upstream client. Each thread keeps its own connection pool: doorman serves on
-/// one single-threaded runtime per core, and a connection used by the thread that
-/// opened it never hands a request or an answer to another thread.
+/// The upstream client: each thread keeps its own connection pool (`pool`). doorman
+/// serves on one single-threaded runtime per core, and a connection used by the thread
+/// that opened it never hands a request or an answer to another thread.
 #[derive(Default)]
 pub struct Upstreams;
-
-thread_local! {
-    static CLIENT: Client<Connector, Body> = client();
-}
-
-fn client() -> Client<Connector, Body> {
-    let mut http = HttpConnector::new();
-    http.set_nodelay(true);
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(Duration::from_secs(5)));
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_platform_verifier()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(1024)
-        .build(connector)
-}
 
 impl Upstreams {
     /// Sends `request` to `service`'s upstream (the name is for the error messages).
@@ -52,8 +27,7 @@ impl Upstreams {
         request: Request<Body>,
         timeout: Duration,
     ) -> Result<Response<Body>, ProxyError> {
-        let client = CLIENT.with(Client::clone);
-        match tokio::time::timeout(timeout, client.request(request)).await {
+        match tokio::time::timeout(timeout, super::pool::send(request)).await {
             Err(_) => Err(ProxyError::UpstreamTimeout { service: service.to_string() }),
             Ok(Ok(response)) => Ok(response.map(|body| Body::new(TimeoutBody::new(timeout, body)))),
             Ok(Err(cause)) => Err(ProxyError::UpstreamUnavailable { service: service.to_string(), cause }),

@@ -118,7 +118,7 @@ fn forwarding_headers(client: &HeaderMap, origin: &Origin, out: &mut HeaderMap) 
         Some(earlier) => format!("{earlier}, {peer}"),
         None => peer,
     };
-    out.insert(X_FORWARDED_FOR.clone(), HeaderValue::from_str(&chain).unwrap_or(HeaderValue::from_static("unknown")));
+    out.insert(X_FORWARDED_FOR.clone(), owned_value(chain).unwrap_or(HeaderValue::from_static("unknown")));
     let proto = from_trusted(&X_FORWARDED_PROTO).unwrap_or(HeaderValue::from_static("http"));
     out.insert(X_FORWARDED_PROTO.clone(), proto);
     let host = from_trusted(&X_FORWARDED_HOST).unwrap_or_else(|| origin.public_host.clone());
@@ -130,11 +130,15 @@ fn forwarding_headers(client: &HeaderMap, origin: &Origin, out: &mut HeaderMap) 
 
 /// Removes hop-by-hop headers, and those the upstream's `Connection` names, from a response.
 pub fn clean_response_headers(headers: &mut HeaderMap) {
-    for name in connection_tokens(headers) {
-        headers.remove(name.as_str());
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
+    let named = connection_tokens(headers);
+    // One pass over the (few) names there are, rather than a lookup per name there might be.
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| HOP_BY_HOP.contains(&name.as_str()) || named.iter().any(|n| n == name.as_str()))
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
     }
 }
 
@@ -149,17 +153,27 @@ fn connection_tokens(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
+/// A header value that takes the string's buffer instead of copying it.
+pub fn owned_value(text: String) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(text.into_bytes())).ok()
+}
+
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Unique per process without a system call: a random prefix and a counter.
+/// Unique per process without a system call: a random prefix and a counter. Each
+/// thread counts in its own range (the top 16 bits are the thread's), so that threads
+/// do not share the counter's cache line.
 fn new_request_id() -> HeaderValue {
     static PREFIX: LazyLock<String> = LazyLock::new(|| crate::crypto::random_token(6));
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let id = format!("{}-{:x}", *PREFIX, NEXT.fetch_add(1, Ordering::Relaxed));
-    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("doorman"))
+    static THREADS: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static NEXT: std::cell::Cell<u64> = std::cell::Cell::new((THREADS.fetch_add(1, Ordering::Relaxed) << 48) | 1);
+    }
+    let n = NEXT.with(|next| next.replace(next.get() + 1));
+    owned_value(format!("{}-{n:x}", *PREFIX)).unwrap_or(HeaderValue::from_static("doorman"))
 }
 
 #[cfg(test)]

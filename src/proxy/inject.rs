@@ -94,8 +94,8 @@ impl Target<'_> {
         let bytes = read_body(body, max, self.service.timeout).await?;
         let body = match &self.route.inject {
             Inject::Authorization => {
-                let bearer = HeaderValue::from_str(&format!("Bearer {}", self.token))
-                    .map_err(|e| ProxyError::Internal(e.to_string()))?;
+                let bearer = super::headers::owned_value(format!("Bearer {}", self.token))
+                    .ok_or_else(|| ProxyError::Internal("the token is not a valid header value".into()))?;
                 headers.insert(header::AUTHORIZATION, bearer);
                 Body::from(bytes)
             }

@@ -10,6 +10,7 @@ mod forward;
 pub mod headers;
 mod inject;
 pub mod path;
+mod pool;
 pub mod routes;
 mod template;
 mod upstream_path;

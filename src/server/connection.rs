@@ -23,12 +23,14 @@ use tower_http::timeout::TimeoutBody;
 
 use super::io::Counted;
 use super::limits::Permit;
+use crate::app::AppState;
 use crate::http::edge::{MAX_HEADERS, refuse_head};
 use crate::http::error::ApiError;
 
 /// What a worker's connections share.
 pub struct Requests {
     pub router: Router,
+    pub state: Arc<AppState>,
     /// The runtime that owns the database pools and the audit writer.
     pub main: tokio::runtime::Handle,
     pub header_timeout: Duration,
@@ -91,6 +93,16 @@ impl Requests {
             return response;
         }
         let on_this_thread = stays_on_connection_thread(&request);
+        if on_this_thread && crate::http::proxy::is_route(request.uri().path()) {
+            // Straight to the proxy: no router, no layers, no boxed futures on the hot
+            // path. The proxy bounds, counts and logs its requests itself; a panic is
+            // the 500 the router's CatchPanicLayer would answer.
+            let request = request.map(Body::new);
+            return match catch_unwind(crate::http::proxy::answer(&self.state, peer, request)).await {
+                Some(response) => response,
+                None => ApiError::Internal("handler panicked".into()).into_response(),
+            };
+        }
         // The proxy bounds its bodies itself, with each service's timeout.
         let mut request = if request.uri().path().starts_with(PROXY_PREFIX) {
             request.map(Body::new)
@@ -120,4 +132,17 @@ fn stays_on_connection_thread<B>(request: &Request<B>) -> bool {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.as_bytes().get(..7))
             .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+}
+
+/// `future`'s output, or `None` if polling it panicked.
+async fn catch_unwind<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Some(output)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(_) => std::task::Poll::Ready(None),
+        }
+    })
+    .await
 }

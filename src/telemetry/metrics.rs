@@ -17,6 +17,7 @@ use prometheus_client::registry::Registry;
 
 use super::histogram::LatencyHistogram;
 use super::pool::PoolGauges;
+use super::shard::Sharded;
 use crate::config::Config;
 use crate::store::Store;
 use crate::store::audit::{AuditEvent, AuditObserver};
@@ -63,7 +64,7 @@ pub struct ProxyMetrics {
 
 impl ProxyMetrics {
     pub fn observe(&self, status: StatusCode, elapsed: Duration) {
-        self.statuses.0[usize::from(status.as_u16() - 100) % STATUSES].fetch_add(1, Relaxed);
+        self.statuses.0.local()[usize::from(status.as_u16() - 100) % STATUSES].fetch_add(1, Relaxed);
         self.seconds.observe(elapsed);
     }
 }
@@ -104,13 +105,24 @@ impl<M: EncodeMetric + TypedMetric> EncodeMetric for Series<M> {
     }
 }
 
-/// One counter per status code 100..=599, shown only once it counted something.
-#[derive(Debug, Clone)]
-struct StatusCounters(Arc<[AtomicU64; STATUSES]>);
+/// One counter per status code 100..=599, shown only once it counted something; one
+/// set per thread shard (`shard`), summed when read.
+#[derive(Debug, Clone, Default)]
+struct StatusCounters(Arc<Sharded<Statuses>>);
 
-impl Default for StatusCounters {
+#[derive(Debug)]
+struct Statuses([AtomicU64; STATUSES]);
+
+impl Default for Statuses {
     fn default() -> Self {
-        Self(Arc::new(std::array::from_fn(|_| AtomicU64::new(0))))
+        Self(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+impl std::ops::Index<usize> for Statuses {
+    type Output = AtomicU64;
+    fn index(&self, i: usize) -> &AtomicU64 {
+        &self.0[i]
     }
 }
 
@@ -120,8 +132,8 @@ impl TypedMetric for StatusCounters {
 
 impl EncodeMetric for StatusCounters {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        for (offset, counter) in self.0.iter().enumerate() {
-            let count = counter.load(Relaxed);
+        for offset in 0..STATUSES {
+            let count = self.0.all().map(|shard| shard[offset].load(Relaxed)).sum::<u64>();
             if count > 0 {
                 let labels = [("status", (offset + 100).to_string())];
                 encoder

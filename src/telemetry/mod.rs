@@ -4,6 +4,7 @@ mod histogram;
 pub mod logs;
 pub mod metrics;
 mod pool;
+pub mod shard;
 
 pub use histogram::LatencyHistogram;
 pub use metrics::{Metrics, ProxyMetrics};
