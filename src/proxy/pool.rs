@@ -178,9 +178,13 @@ pub struct Pooled {
 
 impl Pooled {
     fn give_back_at_end(&mut self) {
-        if http_body::Body::is_end_stream(&self.body)
-            && let Some((sender, key)) = self.back.take()
-        {
+        if http_body::Body::is_end_stream(&self.body) {
+            self.give_back();
+        }
+    }
+
+    fn give_back(&mut self) {
+        if let Some((sender, key)) = self.back.take() {
             checkin(&key, sender);
         }
     }
@@ -193,11 +197,7 @@ impl http_body::Body for Pooled {
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let polled = Pin::new(&mut self.body).poll_frame(cx);
         match &polled {
-            Poll::Ready(None) => {
-                if let Some((sender, key)) = self.back.take() {
-                    checkin(&key, sender);
-                }
-            }
+            Poll::Ready(None) => self.give_back(),
             Poll::Ready(Some(Ok(_))) => self.give_back_at_end(),
             Poll::Ready(Some(Err(_))) => self.back = None,
             Poll::Pending => {}

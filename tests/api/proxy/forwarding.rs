@@ -210,3 +210,28 @@ async fn allowed_requests_are_audited_as_counts_per_route() {
     assert_eq!(events[0]["route"], "GET /employees/{employee_number}/payslips/{month}");
     assert!(!app.audit_text().await.contains(&token), "no token in the audit trail");
 }
+
+/// The upstream pool (`proxy/pool.rs`): a connection goes back once its answer has been
+/// read to the end and carries the next request; one whose answer was dropped unread
+/// cannot, and a new one is opened instead.
+#[tokio::test]
+async fn upstream_connections_are_reused_once_their_answer_is_read() {
+    let upstream = Upstream::start().await;
+    // A short service timeout, so the stalled answer below is cut off soon.
+    let (app, token) = proxied_with(&upstream, |c| c.services[0].timeout = Duration::from_millis(300)).await;
+    for month in ["2026-08", "2026-09", "2026-10", "2026-11"] {
+        let response = app.proxy_get(&token, &format!("/employees/4721/payslips/{month}")).await;
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap();
+    }
+    assert_eq!(upstream.hits(), 4);
+    assert_eq!(upstream.connections(), 1, "four requests in a row, one keep-alive connection");
+    // An answer that stalls after its first chunk is cut off by the service timeout; its
+    // connection is closed, not reused, and the next request gets a fresh one.
+    let stalled = app.proxy_get(&token, "/stall/4721").await;
+    assert!(stalled.bytes().await.is_err(), "cut off by the timeout");
+    let response = app.proxy_get(&token, "/employees/4721/payslips/2026-12").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(seen(response).await["uri"], "/employees/4721/payslips/2026-12");
+    assert_eq!(upstream.connections(), 2);
+}

@@ -27,6 +27,7 @@ use crate::helpers::*;
 pub struct Upstream {
     pub url: String,
     hits: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl Upstream {
@@ -42,8 +43,18 @@ impl Upstream {
                 echo(request).await
             }
         });
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = connections.clone();
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |_| {
+            accepted.fetch_add(1, Ordering::SeqCst);
+        });
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Upstream { url, hits }
+        Upstream { url, hits, connections }
+    }
+
+    /// How many connections doorman opened to it.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// How many requests reached it.
