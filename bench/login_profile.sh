@@ -24,15 +24,18 @@ phase() { # phase TEXT: waits until the benchmark prints TEXT
 record() { # record NAME STAT_SECONDS RECORD_SECONDS
   local pid
   pid=$(pgrep -f "target/release/doorman serve" | tail -1)
+  python3 bench/threads.py snapshot "$pid" >"$OUT/$1.threads.before"
   perf stat -e task-clock,context-switches,cpu-migrations,raw_syscalls:sys_enter -p "$pid" \
     -o "$OUT/$1.stat.txt" -- sleep "$2"
-  perf record -F 999 --call-graph "$CALL_GRAPH" -p "$pid" -o "$OUT/$1.perf.data" -- sleep "$3" 2>/dev/null
+  python3 bench/threads.py snapshot "$pid" >"$OUT/$1.threads.after"
+  perf record -F 999 --call-graph "$CALL_GRAPH" -p "$pid" -o "$OUT/$1.perf.data" -- sleep "$3" 2>/dev/null ||
+    echo "perf record of the $1 phase ended early (the phase ended first); its profile is shorter"
 }
 report() { # report NAME: by thread (runtime workers, sqlx's SQLite workers, argon2), then by symbol
   perf report -i "$OUT/$1.perf.data" --no-children --sort comm --stdio -g none 2>/dev/null |
-    grep -v '^$' | grep -v '^#' | head -20 >"$OUT/$1.report.txt"
+    grep -v '^$' | grep -v '^#' | head -20 >"$OUT/$1.report.txt" || true
   perf report -i "$OUT/$1.perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
-    grep -v '^$' | head -400 >>"$OUT/$1.report.txt"
+    grep -v '^$' | head -400 >>"$OUT/$1.report.txt" || true
 }
 phase "logins, 10 concurrent"
 sleep 1
@@ -43,6 +46,18 @@ sleep 1.5
 record token 2 4
 wait "$bench"
 # after the benchmark: reading the profiles takes CPU that would distort it
+# by thread, per login and per token, at each phase's mean rate (from the results table)
+rate() { grep "$1" "$OUT/bench.txt" | head -1 | awk '{for (i = 1; i <= NF; i++) if ($(i+1) == "/s") { print $i; exit }}'; }
+per_thread() { # per_thread NAME STAT_SECONDS RATE_LINE UNIT
+  local n
+  n=$(awk -v r="$(rate "$3")" -v s="$2" 'BEGIN { printf "%d", r * s }')
+  python3 bench/threads.py diff "$OUT/$1.threads.before" "$OUT/$1.threads.after" --per "$n" --unit "$4" \
+    >"$OUT/$1.threads.txt"
+  echo "$1 phase, by thread, over ~$n ${4}s:"
+  cat "$OUT/$1.threads.txt"
+}
+per_thread login 3 "logins/s, 10 concurrent" login
+per_thread token 2 "^token refresh  " token
 report login
 report token
 sed -n '/RESULTS/,$p' "$OUT/bench.txt"

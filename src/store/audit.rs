@@ -4,6 +4,7 @@
 pub mod chain;
 pub mod checkpoints;
 pub mod export;
+mod sqlite_append;
 pub mod verify;
 mod writer;
 

@@ -5,7 +5,26 @@ use super::{Store, StoreResult, execute};
 use crate::clock::Millis;
 
 /// Sessions per touch statement: two parameters each, far below SQLite's limit.
-const TOUCHES_PER_UPDATE: usize = 500;
+pub(crate) const TOUCHES_PER_UPDATE: usize = 500;
+
+/// The latest touch of each session in `touches`, in the order of their ids.
+pub(crate) fn latest_touches(mut touches: Vec<Touch>) -> Vec<Touch> {
+    touches.sort_by(|a, b| a.session_id.cmp(&b.session_id).then(b.at.cmp(&a.at)));
+    touches.dedup_by(|later, first| later.session_id == first.session_id);
+    touches
+}
+
+/// The statement that records the activity of `rows` sessions, given as (id, at) pairs
+/// of parameters named by `param` in order: `$n` in a statement of its own, `?` among
+/// several statements in one query.
+pub(crate) fn touch_sql(rows: usize, mut param: impl FnMut() -> String) -> String {
+    let values: Vec<String> = (0..rows).map(|_| format!("({}, {})", param(), param())).collect();
+    format!(
+        "WITH t (id, at) AS (VALUES {}) UPDATE sessions SET last_activity = t.at FROM t
+         WHERE sessions.id = t.id AND sessions.ended_at IS NULL AND sessions.last_activity < t.at",
+        values.join(", ")
+    )
+}
 
 pub use entity::session::Model as Session;
 
@@ -72,20 +91,13 @@ impl Store {
     /// Records each session's latest activity of `touches`, in as few statements as the
     /// parameter limits allow. Activity never moves back, and an ended session stays as
     /// it ended.
-    pub(crate) async fn touch_sessions_in(
-        &self,
-        db: &impl ConnectionTrait,
-        mut touches: Vec<Touch>,
-    ) -> StoreResult<()> {
-        touches.sort_by(|a, b| a.session_id.cmp(&b.session_id).then(b.at.cmp(&a.at)));
-        touches.dedup_by(|later, first| later.session_id == first.session_id);
-        for chunk in touches.chunks(TOUCHES_PER_UPDATE) {
-            let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-            let sql = format!(
-                "WITH t (id, at) AS (VALUES {}) UPDATE sessions SET last_activity = t.at FROM t
-                 WHERE sessions.id = t.id AND sessions.ended_at IS NULL AND sessions.last_activity < t.at",
-                rows.join(", ")
-            );
+    pub(crate) async fn touch_sessions_in(&self, db: &impl ConnectionTrait, touches: Vec<Touch>) -> StoreResult<()> {
+        for chunk in latest_touches(touches).chunks(TOUCHES_PER_UPDATE) {
+            let mut n = 0;
+            let sql = touch_sql(chunk.len(), || {
+                n += 1;
+                format!("${n}")
+            });
             let values = chunk.iter().flat_map(|t| [t.session_id.clone().into(), t.at.into()]);
             execute(db, self.sql(&sql, values)).await?;
         }

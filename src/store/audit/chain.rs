@@ -58,10 +58,17 @@ fn statement(db: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Value>) 
 }
 
 fn head_from(row: Option<sea_orm::QueryResult>) -> StoreResult<Head> {
-    let row = row.ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
-    let seq: i64 = row.try_get("", "seq")?;
-    let hash: String = row.try_get("", "hash")?;
-    let hash = parse_hash(&hash).ok_or_else(|| StoreError::Corrupt(format!("the audit chain's head hash {hash:?}")))?;
+    let row = row.ok_or_else(missing_head)?;
+    head(row.try_get("", "seq")?, &row.try_get::<String>("", "hash")?)
+}
+
+pub(super) fn missing_head() -> StoreError {
+    StoreError::Corrupt("the audit chain's head row is missing".into())
+}
+
+/// The head as stored: its sequence number and its hash in hex.
+pub(super) fn head(seq: i64, hash: &str) -> StoreResult<Head> {
+    let hash = parse_hash(hash).ok_or_else(|| StoreError::Corrupt(format!("the audit chain's head hash {hash:?}")))?;
     Ok(Head { seq, hash })
 }
 
@@ -96,7 +103,25 @@ fn model(event: &AuditEvent, at: Millis) -> entity::audit_event::Model {
 
 /// Rows per INSERT: 9 columns each stays far below SQLite's and PostgreSQL's limits on
 /// bound parameters, however many events the proxy hands over at once.
-const ROWS_PER_INSERT: usize = 1000;
+pub(super) const ROWS_PER_INSERT: usize = 1000;
+
+/// `events` given the places after `head`, each linked to the one before: the rows to
+/// insert, and the hash that becomes the chain's head.
+pub(super) fn numbered(head: Head, events: &[(AuditEvent, Millis)]) -> (Vec<entity::audit_event::Model>, Hash) {
+    let mut previous = head.hash;
+    let rows = events
+        .iter()
+        .zip(head.seq + 1..)
+        .map(|((event, at), seq)| {
+            let mut stored = model(event, *at);
+            stored.seq = Some(seq);
+            previous = link(&previous, &stored);
+            stored.hash = Some(hex::encode(previous));
+            stored
+        })
+        .collect();
+    (rows, previous)
+}
 
 /// Appends `events` to the chain inside the caller's transaction: they become durable,
 /// and visible, with its commit; the chain stays locked until then. Call it last in the
@@ -105,17 +130,11 @@ pub async fn append_in(db: &DatabaseTransaction, events: &[(AuditEvent, Millis)]
     if events.is_empty() {
         return Ok(());
     }
-    let head = lock_head(db, events.len() as i64).await?;
-    let mut previous = head.hash;
-    let mut models: Vec<_> = events
-        .iter()
-        .zip(head.seq + 1..)
-        .map(|((event, at), seq)| {
-            let mut stored = model(event, *at);
-            stored.seq = Some(seq);
-            previous = link(&previous, &stored);
-            stored.hash = Some(hex::encode(previous));
-            let mut active = stored.into_active_model();
+    let (rows, last) = numbered(lock_head(db, events.len() as i64).await?, events);
+    let mut models: Vec<_> = rows
+        .into_iter()
+        .map(|row| {
+            let mut active = row.into_active_model();
             active.id = NotSet;
             active
         })
@@ -126,7 +145,7 @@ pub async fn append_in(db: &DatabaseTransaction, events: &[(AuditEvent, Millis)]
             .exec_without_returning(db)
             .await?;
     }
-    let stmt = statement(db, "UPDATE audit_chain SET hash = $1 WHERE id = 1", vec![hex::encode(previous).into()]);
+    let stmt = statement(db, "UPDATE audit_chain SET hash = $1 WHERE id = 1", vec![hex::encode(last).into()]);
     db.execute_raw(stmt).await?;
     Ok(())
 }
@@ -147,6 +166,9 @@ impl Store {
         events: &[(AuditEvent, Millis)],
         touches: Vec<super::Touch>,
     ) -> StoreResult<()> {
+        if self.backend() == sea_orm::DbBackend::Sqlite {
+            return super::sqlite_append::append(self.db().get_sqlite_connection_pool(), events, touches).await;
+        }
         let txn = self.db().begin().await?;
         append_in(&txn, events).await?;
         self.touch_sessions_in(&txn, touches).await?;

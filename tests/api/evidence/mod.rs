@@ -3,6 +3,7 @@
 mod crash;
 mod downstream;
 mod export;
+mod failed_commit;
 mod tamper;
 
 use std::path::Path;
