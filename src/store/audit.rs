@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::{Store, StoreResult};
 use crate::clock::Millis;
+pub(crate) use sqlite_append::HeadHint;
 pub use writer::{AuditError, AuditLog, AuditObserver, Touch};
 
 /// The name `domain::error` knows the writer's error by.

@@ -88,6 +88,8 @@ pub struct Store {
     /// Counts this process's writes to records, so that what caches a record can tell
     /// it may have changed (see `domain::live`).
     record_writes: Arc<std::sync::atomic::AtomicU64>,
+    /// Where this process's last audit append left the chain (SQLite's one-trip append).
+    audit_head_hint: Arc<audit::HeadHint>,
 }
 
 impl Store {
@@ -95,7 +97,7 @@ impl Store {
         let (url, options) = (config.url.as_str(), |url: &str| options(url, config.acquire_timeout));
         if !url.starts_with("sqlite:") {
             let db = Database::connect(options(url)).await?;
-            return Ok(Self { reader: db.clone(), db, ended: Arc::default(), record_writes: Arc::default() });
+            return Ok(Self::new(db.clone(), db));
         }
         // SQLite allows one writer at a time, and a writer that finds the lock taken
         // sleeps in growing steps. One writing connection queues writers in the pool
@@ -104,11 +106,15 @@ impl Store {
         writer.max_connections(1).min_connections(1);
         let db = Database::connect(writer).await?;
         if url.contains(":memory:") || url.contains("mode=memory") {
-            return Ok(Self { reader: db.clone(), db, ended: Arc::default(), record_writes: Arc::default() });
+            return Ok(Self::new(db.clone(), db));
         }
         let mut reader = options(url);
         reader.max_connections(4).map_sqlx_sqlite_opts(|o| o.read_only(true));
-        Ok(Self { reader: Database::connect(reader).await?, db, ended: Arc::default(), record_writes: Arc::default() })
+        Ok(Self::new(db, Database::connect(reader).await?))
+    }
+
+    fn new(db: DatabaseConnection, reader: DatabaseConnection) -> Self {
+        Self { db, reader, ended: Arc::default(), record_writes: Arc::default(), audit_head_hint: Arc::default() }
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {

@@ -167,7 +167,8 @@ impl Store {
         touches: Vec<super::Touch>,
     ) -> StoreResult<()> {
         if self.backend() == sea_orm::DbBackend::Sqlite {
-            return super::sqlite_append::append(self.db().get_sqlite_connection_pool(), events, touches).await;
+            let pool = self.db().get_sqlite_connection_pool();
+            return super::sqlite_append::append(pool, &self.audit_head_hint, events, touches).await;
         }
         let txn = self.db().begin().await?;
         append_in(&txn, events).await?;
