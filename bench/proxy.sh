@@ -19,6 +19,10 @@
 #   BASELINE=PATH        also bench a second doorman binary (e.g. a release build of an older
 #                        commit) in the same run, as the row "baseline", so a change is
 #                        measured before and after under the same machine conditions
+#   ROUNDS=1             measure every path this many times, interleaved (round 1: all paths
+#                        at each concurrency, then round 2, ...); the table shows each
+#                        column's median over the rounds and a line per round gives its ratios,
+#                        so a small change can be told from this VM's drift over minutes
 #
 # What it does, everything on 127.0.0.1 on free ports, in a temp dir removed on exit:
 #   1. installs nginx, wrk (and curl, python3) with apt-get when missing (sudo if not root),
@@ -48,6 +52,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-1}
 WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-32 4}
 CONNECTIONS=${CONNECTIONS//,/ }
@@ -66,6 +71,7 @@ log() { echo "== $*"; }
 
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds, got '$DURATION'"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds, got '$WARMUP'"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
 [[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer, got '$THREADS'"
 [[ $NGINX_WORKERS =~ ^(auto|[1-9][0-9]*)$ ]] || die "NGINX_WORKERS must be auto or a positive integer"
 [[ $TOKEN_MODE =~ ^(exchange|forward)$ ]] || die "TOKEN_MODE must be exchange or forward, got '$TOKEN_MODE'"
@@ -320,7 +326,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$URL_DOORMAN")
 # --- 4 and 5. wrk runs and the table (python3 helper, stdlib only) --------------------
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "wrk: connections [$CONNECTIONS], ${DURATION}s per run after ${WARMUP}s warm-up (load average now $LOAD_START)"
-export URL_DIRECT URL_NGINX URL_DOORMAN TOKEN DURATION WARMUP CONNECTIONS THREADS NGINX_WORKERS
+export URL_DIRECT URL_NGINX URL_DOORMAN TOKEN DURATION ROUNDS WARMUP CONNECTIONS THREADS NGINX_WORKERS
 export URL_BASELINE BASELINE_TOKEN BASELINE_PID
 export UPSTREAM_PID NGINX_PID DOORMAN_PID LOAD_BEFORE LOAD_START TMP
 export HEAD_INFO="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null | grep -q . && echo ' +uncommitted src changes' || true)"
@@ -331,6 +337,7 @@ from datetime import datetime, timezone
 
 E = os.environ
 DURATION, WARMUP, THREADS = int(E["DURATION"]), int(E["WARMUP"]), int(E["THREADS"])
+ROUNDS = int(E["ROUNDS"])
 CONNS = [int(c) for c in E["CONNECTIONS"].split()]
 TMP = E["TMP"]
 TICK = os.sysconf("SC_CLK_TCK")
@@ -403,41 +410,60 @@ def parse(out):
             "sockerr": sum(int(x) for x in sock.groups()) if sock else 0,
             "sockline": sock.group(0) if sock else ""}
 
-results, problems = {}, []
+runs, problems = {}, []
 upstream_pids = tree(int(E["UPSTREAM_PID"]))
-for conns in CONNS:
-    for name, url, extra, pid in TARGETS:
-        if WARMUP:
-            print(f"   c={conns:<4} {name:<8} warm-up {WARMUP}s ...", flush=True)
-            wrk(url, extra, conns, WARMUP, False)
-        print(f"   c={conns:<4} {name:<8} {DURATION}s ...", flush=True)
-        proxy_pids = tree(pid) if name != "direct" else []
-        b0, u0, p0, w0, t0 = busy_ticks(), cpu_ticks(upstream_pids), cpu_ticks(proxy_pids), children_cpu(), time.monotonic()
-        out = wrk(url, extra, conns, DURATION, True)
-        b1, u1, p1, w1, t1 = busy_ticks(), cpu_ticks(upstream_pids), cpu_ticks(proxy_pids), children_cpu(), time.monotonic()
-        with open(os.path.join(TMP, f"wrk-c{conns}-{name}.txt"), "w") as f:
-            f.write(out)
-        r = parse(out)
-        el = t1 - t0
-        r["cpu_wrk"] = (w1 - w0) / el
-        r["cpu_up"] = (u1 - u0) / TICK / el
-        r["cpu_proxy"] = (p1 - p0) / TICK / el if proxy_pids else None
-        r["cpu_other"] = max(0.0, (b1 - b0) / TICK / el - r["cpu_wrk"] - r["cpu_up"] - (r["cpu_proxy"] or 0))
-        r["us_per_req"] = (p1 - p0) / TICK * 1e6 / r["requests"] if proxy_pids and r["requests"] else None
-        flags = []
-        if r["non2xx"]:
-            flags.append(f"{r['non2xx']} non-2xx")
-        if r["sockerr"]:
-            flags.append(r["sockline"])
-        if not r["requests"] or r["rps"] is None or r["p50"] is None or r["p99"] is None:
-            flags.append("unparsable or empty wrk output")
-        r["flags"] = flags
-        if flags:
-            problems.append((conns, name, flags, out))
-        results[(conns, name)] = r
-    if not os.path.exists(f"/proc/{E['DOORMAN_PID']}"):
-        problems.append((conns, "doorman", ["doorman process died"], ""))
-        break
+for rnd in range(ROUNDS):
+    tag, suffix = (f"round {rnd + 1}: ", f"-r{rnd + 1}") if ROUNDS > 1 else ("", "")
+    for conns in CONNS:
+        for name, url, extra, pid in TARGETS:
+            if WARMUP:
+                print(f"   {tag}c={conns:<4} {name:<8} warm-up {WARMUP}s ...", flush=True)
+                wrk(url, extra, conns, WARMUP, False)
+            print(f"   {tag}c={conns:<4} {name:<8} {DURATION}s ...", flush=True)
+            proxy_pids = tree(pid) if name != "direct" else []
+            b0, u0, p0, w0, t0 = busy_ticks(), cpu_ticks(upstream_pids), cpu_ticks(proxy_pids), children_cpu(), time.monotonic()
+            out = wrk(url, extra, conns, DURATION, True)
+            b1, u1, p1, w1, t1 = busy_ticks(), cpu_ticks(upstream_pids), cpu_ticks(proxy_pids), children_cpu(), time.monotonic()
+            with open(os.path.join(TMP, f"wrk-c{conns}-{name}{suffix}.txt"), "w") as f:
+                f.write(out)
+            r = parse(out)
+            el = t1 - t0
+            r["cpu_wrk"] = (w1 - w0) / el
+            r["cpu_up"] = (u1 - u0) / TICK / el
+            r["cpu_proxy"] = (p1 - p0) / TICK / el if proxy_pids else None
+            r["cpu_other"] = max(0.0, (b1 - b0) / TICK / el - r["cpu_wrk"] - r["cpu_up"] - (r["cpu_proxy"] or 0))
+            r["us_per_req"] = (p1 - p0) / TICK * 1e6 / r["requests"] if proxy_pids and r["requests"] else None
+            flags = []
+            if r["non2xx"]:
+                flags.append(f"{r['non2xx']} non-2xx")
+            if r["sockerr"]:
+                flags.append(r["sockline"])
+            if not r["requests"] or r["rps"] is None or r["p50"] is None or r["p99"] is None:
+                flags.append("unparsable or empty wrk output")
+            r["flags"] = flags
+            if flags:
+                problems.append((conns, name, flags, out))
+            runs.setdefault((conns, name), []).append(r)
+        if not os.path.exists(f"/proc/{E['DOORMAN_PID']}"):
+            problems.append((conns, "doorman", ["doorman process died"], ""))
+            break
+    else:
+        continue
+    break
+
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    return values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2 if values else None
+
+# Each column's median over the rounds (the only run when ROUNDS=1).
+def merged(k, rs):
+    if k == "flags":
+        return [flag for r in rs for flag in r[k]]
+    if k == "sockline":
+        return "; ".join(r[k] for r in rs if r[k])
+    return median([r[k] for r in rs])
+results = {key: {k: merged(k, rs) for k in rs[0]} for key, rs in runs.items()}
 
 def f(v, fmt, dash="-"):
     return dash if v is None else format(v, fmt)
@@ -448,7 +474,7 @@ print()
 print(f"RESULTS  doorman proxy vs nginx proxy_pass, doorman {E['HEAD_INFO']}, nginx {E['NGINX_VERSION']} "
       f"(worker_processes {E['NGINX_WORKERS']}), {os.cpu_count()} cores, {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}")
 print(f"load average (1/5/15 min): before the script {E['LOAD_BEFORE']} | before wrk {E['LOAD_START']} | at end {load_end}")
-print(f"wrk {DURATION}s per run after a {WARMUP}s warm-up; upstream = nginx `return 200 {{\"ok\":true}}`; "
+print(f"wrk {DURATION}s per run after a {WARMUP}s warm-up, {ROUNDS} round(s) (columns: medians); upstream = nginx `return 200 {{\"ok\":true}}`; "
       "CPU columns in cores (2 = whole machine)")
 for conns in CONNS:
     rows = [(n, results.get((conns, n))) for n, *_ in TARGETS]
@@ -474,6 +500,24 @@ for conns in CONNS:
         print(f"baseline / nginx req/s = {f(b['rps'] / n['rps'] if b['rps'] and n['rps'] else None, '.2f')};  "
               f"doorman / baseline req/s = {f(m['rps'] / b['rps'] if m['rps'] and b['rps'] else None, '.3f')};  "
               f"CPU/req doorman {f(m['us_per_req'], '.1f')} us vs baseline {f(b['us_per_req'], '.1f')} us")
+if ROUNDS > 1:
+    print("per round (same order as run):")
+    for conns in CONNS:
+        for i in range(ROUNDS):
+            def at(name):
+                rs = runs.get((conns, name), [])
+                return rs[i] if i < len(rs) else None
+            n, m, b = at("nginx"), at("doorman"), at("baseline")
+            if not (n and m):
+                continue
+            line = f"  c={conns:<3} round {i + 1}: doorman/nginx {f(m['rps'] / n['rps'] if m['rps'] and n['rps'] else None, '.2f')}"
+            line += f", CPU/req doorman {f(m['us_per_req'], '.1f')} us nginx {f(n['us_per_req'], '.1f')} us"
+            if b:
+                line += (f"; baseline/nginx {f(b['rps'] / n['rps'] if b['rps'] and n['rps'] else None, '.2f')}, "
+                         f"doorman/baseline {f(m['rps'] / b['rps'] if m['rps'] and b['rps'] else None, '.3f')}, "
+                         f"CPU/req baseline {f(b['us_per_req'], '.1f')} us")
+            line += f", other {max(r['cpu_other'] for r in (n, m, b) if r):.2f}"
+            print(line)
 print("-" * W)
 if problems:
     print(f"PROBLEMS in {len(problems)} run(s):")

@@ -11,7 +11,10 @@
 #   summary.txt              per request: CPU, system calls, context switches, kernel/user
 #                            share, and the top user-space symbols of each
 # Environment: URL_NGINX URL_DOORMAN TOKEN NGINX_PID DOORMAN_PID PROFILE, and optional
-# PROFILE_SECONDS (8) and PROFILE_CONNECTIONS (32).
+# PROFILE_SECONDS (8) and PROFILE_CONNECTIONS (32). With BASELINE (URL_BASELINE, BASELINE_PID,
+# BASELINE_TOKEN) the baseline doorman is profiled too. PROFILE_EVENTS adds perf stat events
+# (e.g. uprobes on the allocator, `perf probe -x BINARY -a NAME=mi_malloc_aligned`), counted
+# per request in the summary for every party (an event on another binary counts 0).
 set -euo pipefail
 OUT=${PROFILE:?PROFILE=DIR}
 SECS=${PROFILE_SECONDS:-8}
@@ -25,9 +28,16 @@ pids_of() {  # a pid and its direct children, comma-separated (an nginx master a
 
 events=task-clock,context-switches,cpu-migrations,page-faults
 if perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then events+=,raw_syscalls:sys_enter; fi
+events+=${PROFILE_EVENTS:+,$PROFILE_EVENTS}
+names=(nginx doorman)
+[[ -z ${URL_BASELINE:-} ]] || names+=(baseline)
 
-for name in nginx doorman; do
-    if [[ $name == nginx ]]; then url=$URL_NGINX pid=$NGINX_PID hdr=(); else url=$URL_DOORMAN pid=$DOORMAN_PID hdr=(-H "Authorization: Bearer $TOKEN"); fi
+for name in "${names[@]}"; do
+    case $name in
+        nginx) url=$URL_NGINX pid=$NGINX_PID hdr=() ;;
+        doorman) url=$URL_DOORMAN pid=$DOORMAN_PID hdr=(-H "Authorization: Bearer $TOKEN") ;;
+        baseline) url=$URL_BASELINE pid=$BASELINE_PID hdr=(-H "Authorization: Bearer $BASELINE_TOKEN") ;;
+    esac
     pids=$(pids_of "$pid")
     echo "== profile $name (pids $pids): wrk c=$CONNS ${SECS}s, perf stat then perf record"
     wrk -t 2 -c "$CONNS" -d 2s "${hdr[@]}" "$url" >/dev/null   # warm-up
@@ -47,9 +57,10 @@ for name in nginx doorman; do
     perf report -q -i "$OUT/$name.data" --no-children --sort dso --stdio -g none >"$OUT/$name.dso" 2>/dev/null || true
 done
 
-python3 - "$OUT" "$SECS" <<'PY'
+python3 - "$OUT" "$SECS" "${names[@]}" <<'PY'
 import re, sys
-out, secs = sys.argv[1], float(sys.argv[2])
+out, secs, names = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+KNOWN = {"task-clock", "context-switches", "cpu-migrations", "page-faults", "raw_syscalls:sys_enter"}
 def stat(name):
     text = open(f"{out}/{name}.stat").read()
     v = {}
@@ -70,7 +81,7 @@ def kernel_share(name):
             else: u += float(m.group(1))
     return k, u
 lines = []
-for name in ("nginx", "doorman"):
+for name in names:
     s, r = stat(name), rps(name)
     reqs = r * secs
     cpu_us = s.get("task-clock", 0) * 1000 / reqs
@@ -81,8 +92,11 @@ for name in ("nginx", "doorman"):
                  f"ctx switches {s.get('context-switches', 0) / secs / 1000:6.1f}k/s "
                  f"({s.get('context-switches', 0) / reqs:.2f}/req)  "
                  f"kernel/user {k:.0f}%/{u:.0f}% = {cpu_us * k / 100:.1f}/{cpu_us * u / 100:.1f} us/req")
+    extra = {e: v for e, v in s.items() if e not in KNOWN and ":" in e}
+    if extra:
+        lines.append(" " * 9 + "  ".join(f"{e} {v / reqs:.1f}/req" for e, v in sorted(extra.items())))
 lines.append("")
-for name in ("nginx", "doorman"):
+for name in names:
     lines.append(f"-- {name}: top user-space symbols (self %)")
     n = 0
     for line in open(f"{out}/{name}.report"):

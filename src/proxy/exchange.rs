@@ -1,11 +1,14 @@
 //! Exchanged tokens: the person's claims re-minted for one service's audience, living
 //! at most [`EXCHANGED_TTL`], cached per (session, service) until shortly before they
-//! expire, so signing happens about once a minute per active session.
+//! expire, so signing happens about once a minute per active session. The
+//! `Authorization: Bearer` value is made with the token and cached with it.
 use std::sync::Arc;
 use std::time::Duration;
 
 use quick_cache::Equivalent;
 use quick_cache::sync::Cache;
+
+use axum::http::HeaderValue;
 
 use super::credentials::Caller;
 use super::error::ProxyError;
@@ -19,7 +22,14 @@ pub const EXCHANGED_TTL: Duration = Duration::from_secs(60);
 const MARGIN_SECS: i64 = 10;
 
 pub struct Exchange {
-    minted: Cache<(String, String), (Arc<str>, i64)>,
+    minted: Cache<(String, String), (Token, i64)>,
+}
+
+/// The token the upstream receives, and for an exchanged one its `Bearer` header value.
+#[derive(Clone)]
+pub struct Token {
+    pub text: Arc<str>,
+    pub bearer: Option<HeaderValue>,
 }
 
 impl Default for Exchange {
@@ -36,9 +46,9 @@ impl Exchange {
         mode: TokenMode,
         audience: &str,
         auth: &Auth,
-    ) -> Result<Arc<str>, ProxyError> {
+    ) -> Result<Token, ProxyError> {
         if mode == TokenMode::Forward {
-            return Ok(caller.token.clone());
+            return Ok(Token { text: caller.token.clone(), bearer: None });
         }
         let now = auth.clock.now().div_euclid(1000);
         if let Some((token, exp)) = self.minted.get(&KeyRef(&caller.claims.sid, audience))
@@ -50,7 +60,8 @@ impl Exchange {
         let (token, exp) = auth
             .exchange_token(&caller.claims, audience, EXCHANGED_TTL)
             .map_err(|e| ProxyError::Internal(format!("signing an exchanged token: {e}")))?;
-        let token: Arc<str> = token.into();
+        let bearer = super::headers::owned_value(format!("Bearer {token}"));
+        let token = Token { text: token.into(), bearer };
         self.minted.insert((caller.claims.sid.clone(), audience.to_string()), (token.clone(), exp));
         Ok(token)
     }

@@ -22,6 +22,8 @@ pub struct Target<'a> {
     pub captures: &'a Captures<'a>,
     pub claims: &'a AccessClaims,
     pub token: &'a str,
+    /// `Bearer {token}`, when it was made already.
+    pub bearer: Option<&'a HeaderValue>,
 }
 
 impl Inject {
@@ -94,8 +96,11 @@ impl Target<'_> {
         let bytes = read_body(body, max, self.service.timeout).await?;
         let body = match &self.route.inject {
             Inject::Authorization => {
-                let bearer = super::headers::owned_value(format!("Bearer {}", self.token))
-                    .ok_or_else(|| ProxyError::Internal("the token is not a valid header value".into()))?;
+                let bearer = match self.bearer {
+                    Some(made) => made.clone(),
+                    None => super::headers::owned_value(format!("Bearer {}", self.token))
+                        .ok_or_else(|| ProxyError::Internal("the token is not a valid header value".into()))?,
+                };
                 headers.insert(header::AUTHORIZATION, bearer);
                 Body::from(bytes)
             }

@@ -141,8 +141,15 @@ impl Proxy {
         let (parts, body) = request.into_parts();
         let (headers, request_id) = headers::upstream_headers(&parts.headers, &origin, route.inject.header_name())?;
         let token = self.exchange.token_for(caller, route.token, &service.audience, auth)?;
-        let target =
-            inject::Target { service, route, path: &path, captures: &captures, claims: &caller.claims, token: &token };
+        let target = inject::Target {
+            service,
+            route,
+            path: &path,
+            captures: &captures,
+            claims: &caller.claims,
+            token: &token.text,
+            bearer: token.bearer.as_ref(),
+        };
         let uri = target.uri(parts.uri.query().unwrap_or(""))?;
         let request = target.request(parts.method, uri, headers, body).await?;
         Ok((route, request, request_id))

@@ -10,6 +10,7 @@
 //! closed it is dropped the same way.
 use std::cell::RefCell;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -35,9 +36,11 @@ struct Idle {
     since: Instant,
 }
 
-/// The idle connections of one upstream (`scheme://authority`).
+/// The idle connections of one upstream (`scheme://authority`), and the `Host` header
+/// its requests carry, made once rather than per request.
 struct Upstream {
-    key: Box<str>,
+    key: Arc<str>,
+    host: Option<HeaderValue>,
     idle: Vec<Idle>,
 }
 
@@ -48,15 +51,36 @@ struct Pool {
 }
 
 impl Pool {
-    fn idle(&mut self, key: &str) -> &mut Vec<Idle> {
-        let at = match self.upstreams.iter().position(|u| &*u.key == key) {
+    /// The idle connections of `key` (an answer may be read on another thread of the
+    /// main runtime than the one that asked for it: its connection is kept there).
+    fn idle(&mut self, key: &Arc<str>) -> &mut Vec<Idle> {
+        let at = match self.upstreams.iter().position(|u| u.key == *key) {
             Some(at) => at,
             None => {
-                self.upstreams.push(Upstream { key: key.into(), idle: Vec::new() });
+                self.upstreams.push(Upstream { key: key.clone(), host: None, idle: Vec::new() });
                 self.upstreams.len() - 1
             }
         };
         &mut self.upstreams[at].idle
+    }
+
+    /// The key and `Host` header of the upstream at `scheme://authority` of `uri`.
+    fn upstream(&mut self, uri: &Uri, scheme: &str, authority: &str) -> Result<(Arc<str>, HeaderValue), Error> {
+        let is = |key: &str| key.strip_prefix(scheme).and_then(|rest| rest.strip_prefix("://")) == Some(authority);
+        let at = match self.upstreams.iter().position(|u| is(&u.key)) {
+            Some(at) => at,
+            None => {
+                let key = format!("{scheme}://{authority}").into();
+                self.upstreams.push(Upstream { key, host: None, idle: Vec::new() });
+                self.upstreams.len() - 1
+            }
+        };
+        let upstream = &mut self.upstreams[at];
+        let host = match &upstream.host {
+            Some(host) => host.clone(),
+            None => upstream.host.insert(host_header(uri)?).clone(),
+        };
+        Ok((upstream.key.clone(), host))
     }
 }
 
@@ -85,9 +109,9 @@ pub async fn send(mut request: Request<Body>) -> Result<Response<Pooled>, Error>
         (Some(scheme), Some(authority)) => (scheme, authority),
         _ => return Err("the upstream URL has no scheme or host".into()),
     };
-    let key = format!("{scheme}://{authority}");
+    let (key, host) = POOL.with_borrow_mut(|pool| pool.upstream(&uri, scheme, authority.as_str()))?;
     if !request.headers().contains_key(header::HOST) {
-        request.headers_mut().insert(header::HOST, host_header(&uri)?);
+        request.headers_mut().insert(header::HOST, host);
     }
     *request.uri_mut() = uri.path_and_query().map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()));
     if let Some(mut sender) = checkout(&key).await {
@@ -106,7 +130,7 @@ pub async fn send(mut request: Request<Body>) -> Result<Response<Pooled>, Error>
 }
 
 /// The most recently used connection that is ready for a request, if any.
-async fn checkout(key: &str) -> Option<Sender> {
+async fn checkout(key: &Arc<str>) -> Option<Sender> {
     loop {
         let idle = POOL.with_borrow_mut(|pool| pool.idle(key).pop())?;
         if idle.sender.is_closed() || idle.since.elapsed() > IDLE {
@@ -121,7 +145,7 @@ async fn checkout(key: &str) -> Option<Sender> {
     }
 }
 
-fn checkin(key: &str, sender: Sender) {
+fn checkin(key: &Arc<str>, sender: Sender) {
     if sender.is_closed() {
         return;
     }
@@ -161,7 +185,7 @@ fn host_header(uri: &Uri) -> Result<HeaderValue, Error> {
     Ok(value?)
 }
 
-fn pooled(response: Response<Incoming>, sender: Sender, key: String) -> Response<Pooled> {
+fn pooled(response: Response<Incoming>, sender: Sender, key: Arc<str>) -> Response<Pooled> {
     response.map(|body| {
         let mut body = Pooled { body, back: Some((sender, key)) };
         body.give_back_at_end();
@@ -173,7 +197,7 @@ fn pooled(response: Response<Incoming>, sender: Sender, key: String) -> Response
 /// its end, it closes the connection (hyper cannot reuse one with an unread answer).
 pub struct Pooled {
     body: Incoming,
-    back: Option<(Sender, String)>,
+    back: Option<(Sender, Arc<str>)>,
 }
 
 impl Pooled {

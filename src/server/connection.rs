@@ -1,5 +1,5 @@
 //! One client connection, served by hyper with the timeouts of `[server]`: a request
-//! head must arrive within `request_header_timeout` (hyper's timer), a body may not
+//! head must arrive within `request_header_timeout` (hyper's timer, on `timers`), a body may not
 //! stall for `request_body_timeout`, and a connection that moves no byte for
 //! `idle_timeout` is closed. On shutdown an idle connection closes at once and a busy
 //! one after its current response.
@@ -15,7 +15,7 @@ use axum::http::{Request, Response, header};
 use axum::response::IntoResponse;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -49,7 +49,7 @@ pub async fn serve(
     let idle_timeout = requests.idle_timeout;
     let mut builder = http1::Builder::new();
     // Above doorman's own limit, so that most oversized heads get the JSON 431.
-    builder.timer(TokioTimer::new()).header_read_timeout(requests.header_timeout).max_headers(MAX_HEADERS * 2);
+    builder.timer(super::timers::HyperTimer).header_read_timeout(requests.header_timeout).max_headers(MAX_HEADERS * 2);
     let watch = idle.watch();
     let service = hyper::service::service_fn(move |request| {
         let requests = requests.clone();

@@ -11,6 +11,7 @@ mod balance;
 mod connection;
 mod io;
 mod limits;
+pub(crate) mod timers;
 
 use std::future::Future;
 use std::sync::Arc;
