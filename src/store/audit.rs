@@ -4,6 +4,7 @@
 pub mod chain;
 pub mod checkpoints;
 pub mod export;
+mod pg_append;
 mod sqlite_append;
 pub mod verify;
 mod writer;
@@ -12,7 +13,7 @@ use serde_json::Value;
 
 use super::{Store, StoreResult};
 use crate::clock::Millis;
-pub(crate) use sqlite_append::HeadHint;
+pub(crate) use chain::HeadHint;
 pub use writer::{AuditError, AuditLog, AuditObserver, Touch};
 
 /// The name `domain::error` knows the writer's error by.

@@ -2,6 +2,8 @@
 //! direct append, every replica) claims its sequence numbers by updating the chain's
 //! head row, which locks it until the commit. Sequence numbers therefore have no gaps
 //! and follow commit order, and `verify` can tell a deleted event from a late one.
+use std::sync::Mutex;
+
 use sea_orm::{
     ActiveValue::NotSet, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, Statement,
     TransactionTrait,
@@ -51,6 +53,21 @@ pub fn parse_hash(text: &str) -> Option<Hash> {
 pub struct Head {
     pub seq: i64,
     pub hash: Hash,
+}
+
+/// Where this process's last append left the chain's head: a guess, checked by the
+/// database in the same statement that moves the head.
+#[derive(Default)]
+pub struct HeadHint(Mutex<Option<Head>>);
+
+impl HeadHint {
+    pub(super) fn take(&self) -> Option<Head> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    pub(super) fn set(&self, head: Head) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(head);
+    }
 }
 
 fn statement(db: &impl ConnectionTrait, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
@@ -130,7 +147,14 @@ pub async fn append_in(db: &DatabaseTransaction, events: &[(AuditEvent, Millis)]
     if events.is_empty() {
         return Ok(());
     }
-    let (rows, last) = numbered(lock_head(db, events.len() as i64).await?, events);
+    appended_in(db, events).await.map(drop)
+}
+
+/// [`append_in`], returning the chain's new head (valid once the transaction commits).
+async fn appended_in(db: &DatabaseTransaction, events: &[(AuditEvent, Millis)]) -> StoreResult<Head> {
+    let claimed = events.len() as i64;
+    let from = lock_head(db, claimed).await?;
+    let (rows, last) = numbered(from, events);
     let mut models: Vec<_> = rows
         .into_iter()
         .map(|row| {
@@ -147,7 +171,7 @@ pub async fn append_in(db: &DatabaseTransaction, events: &[(AuditEvent, Millis)]
     }
     let stmt = statement(db, "UPDATE audit_chain SET hash = $1 WHERE id = 1", vec![hex::encode(last).into()]);
     db.execute_raw(stmt).await?;
-    Ok(())
+    Ok(Head { seq: from.seq + claimed, hash: last })
 }
 
 impl Store {
@@ -157,8 +181,9 @@ impl Store {
         self.append_audit_batch(&[(event, at)], Vec::new()).await
     }
 
-    /// Appends `events` and records the sessions' activity in one transaction. The
-    /// touches come after the chain's lock, which makes batches take session rows one
+    /// Appends `events` and records the sessions' activity in one transaction (on
+    /// SQLite `sqlite_append`; on PostgreSQL one statement when the head is where this
+    /// process left it, `pg_append`). The touches come after the chain's lock, which makes batches take session rows one
     /// batch at a time: two batches touching the same sessions cannot deadlock
     /// (PostgreSQL), and nothing that holds a session row waits for the chain.
     pub(super) async fn append_audit_batch(
@@ -170,10 +195,20 @@ impl Store {
             let pool = self.db().get_sqlite_connection_pool();
             return super::sqlite_append::append(pool, &self.audit_head_hint, events, touches).await;
         }
+        let hint = &self.audit_head_hint;
+        let touches = crate::store::sessions::latest_touches(touches);
+        if let Some(expected) = hint.take()
+            && super::pg_append::fits(events.len(), touches.len())
+            && let Some(head) = super::pg_append::in_one_statement(self.db(), expected, events, &touches).await?
+        {
+            hint.set(head);
+            return Ok(());
+        }
         let txn = self.db().begin().await?;
-        append_in(&txn, events).await?;
+        let head = appended_in(&txn, events).await?;
         self.touch_sessions_in(&txn, touches).await?;
         txn.commit().await?;
+        hint.set(head);
         Ok(())
     }
 

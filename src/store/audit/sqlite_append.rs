@@ -13,12 +13,12 @@
 //! - **two trips** otherwise (the first append, or another process or transaction
 //!   appended since): the first begins the transaction and claims the places, the second
 //!   writes the events, the new head and the sessions' activity, and commits.
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use sea_orm::sqlx::{self, Row, Sqlite, SqliteConnection, SqlitePool, pool::PoolConnection, sqlite::SqliteArguments};
 use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
 
-use super::chain::{self, Head, ROWS_PER_INSERT};
+use super::chain::{self, Head, HeadHint, ROWS_PER_INSERT};
 use super::{AuditEvent, Touch};
 use crate::clock::Millis;
 use crate::store::StoreResult;
@@ -31,21 +31,6 @@ const COLUMNS: &str = "audit_events (at, kind, client_id, subject, conversation,
 const EVENT_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?)";
 
 type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
-
-/// Where this process's last append left the chain's head: a guess, checked by the
-/// database in the same statement that moves the head.
-#[derive(Default)]
-pub struct HeadHint(Mutex<Option<Head>>);
-
-impl HeadHint {
-    fn take(&self) -> Option<Head> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-
-    fn set(&self, head: Head) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(head);
-    }
-}
 
 /// Appends `events` and records the sessions' activity of `touches`, in one transaction.
 pub(super) async fn append(
