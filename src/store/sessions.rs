@@ -16,12 +16,12 @@ pub(crate) fn latest_touches(mut touches: Vec<Touch>) -> Vec<Touch> {
 
 /// The statement that records the activity of `rows` sessions, given as (id, at) pairs
 /// of parameters named by `param` in order: `$n` in a statement of its own, `?` among
-/// several statements in one query.
-pub(crate) fn touch_sql(rows: usize, mut param: impl FnMut() -> String) -> String {
+/// several statements in one query. `only_if` is a further condition, or empty.
+pub(crate) fn touch_sql(rows: usize, mut param: impl FnMut() -> String, only_if: &str) -> String {
     let values: Vec<String> = (0..rows).map(|_| format!("({}, {})", param(), param())).collect();
     format!(
         "WITH t (id, at) AS (VALUES {}) UPDATE sessions SET last_activity = t.at FROM t
-         WHERE sessions.id = t.id AND sessions.ended_at IS NULL AND sessions.last_activity < t.at",
+         WHERE sessions.id = t.id AND sessions.ended_at IS NULL AND sessions.last_activity < t.at{only_if}",
         values.join(", ")
     )
 }
@@ -94,10 +94,11 @@ impl Store {
     pub(crate) async fn touch_sessions_in(&self, db: &impl ConnectionTrait, touches: Vec<Touch>) -> StoreResult<()> {
         for chunk in latest_touches(touches).chunks(TOUCHES_PER_UPDATE) {
             let mut n = 0;
-            let sql = touch_sql(chunk.len(), || {
+            let param = || {
                 n += 1;
                 format!("${n}")
-            });
+            };
+            let sql = touch_sql(chunk.len(), param, "");
             let values = chunk.iter().flat_map(|t| [t.session_id.clone().into(), t.at.into()]);
             execute(db, self.sql(&sql, values)).await?;
         }

@@ -11,6 +11,7 @@ use super::chain::{self, Head};
 use super::{AuditEvent, Touch};
 use crate::clock::Millis;
 use crate::store::StoreResult;
+use crate::store::sessions::touch_sql;
 
 /// PostgreSQL takes at most 65,535 parameters per statement; stay well below.
 const MAX_PARAMETERS: usize = 30_000;
@@ -58,13 +59,11 @@ pub(super) async fn in_one_statement(
         ));
     }
     if !touches.is_empty() {
-        let tuples: Vec<String> = touches.iter().map(|_| format!("({}, {})", next("text"), next("bigint"))).collect();
-        parts.push(format!(
-            "touched AS (UPDATE sessions SET last_activity = t.at FROM (VALUES {}) AS t (id, at)
-             WHERE sessions.id = t.id AND sessions.ended_at IS NULL AND sessions.last_activity < t.at
-               AND EXISTS (SELECT 1 FROM moved))",
-            tuples.join(", ")
-        ));
+        // Each touch is an (id, at) pair of parameters.
+        let mut casts = ["text", "bigint"].into_iter().cycle();
+        let param = || next(casts.next().unwrap_or("text"));
+        let touched = touch_sql(touches.len(), param, " AND EXISTS (SELECT 1 FROM moved)");
+        parts.push(format!("touched AS ({touched})"));
     }
     for row in rows {
         values.extend([row.at.into(), row.kind.into(), row.client_id.into(), row.subject.into()]);

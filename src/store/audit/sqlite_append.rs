@@ -120,7 +120,7 @@ fn event_inserts(events: usize, guard: &str) -> Vec<String> {
 }
 
 fn touch_updates(touches: usize) -> Vec<String> {
-    chunk_sizes(touches, TOUCHES_PER_UPDATE).map(|rows| touch_sql(rows, || "?".into())).collect()
+    chunk_sizes(touches, TOUCHES_PER_UPDATE).map(|rows| touch_sql(rows, || "?".into(), "")).collect()
 }
 
 fn chunk_sizes(total: usize, most: usize) -> impl Iterator<Item = usize> {
