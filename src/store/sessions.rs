@@ -88,11 +88,11 @@ impl Store {
         Ok(execute(self.db(), stmt).await? == 1)
     }
 
-    /// Records the activity of `touches` (one per session: [`latest_touches`]), in as few
-    /// statements as the parameter limits allow. Activity never moves back, and an ended
-    /// session stays as it ended.
-    pub(crate) async fn touch_sessions_in(&self, db: &impl ConnectionTrait, touches: &[Touch]) -> StoreResult<()> {
-        for chunk in touches.chunks(TOUCHES_PER_UPDATE) {
+    /// Records each session's latest activity of `touches`, in as few statements as the
+    /// parameter limits allow. Activity never moves back, and an ended session stays as
+    /// it ended.
+    pub(crate) async fn touch_sessions_in(&self, db: &impl ConnectionTrait, touches: Vec<Touch>) -> StoreResult<()> {
+        for chunk in latest_touches(touches).chunks(TOUCHES_PER_UPDATE) {
             let mut n = 0;
             let param = || {
                 n += 1;

@@ -181,41 +181,35 @@ impl Store {
         self.append_audit_batch(&[(event, at)], Vec::new()).await
     }
 
-    /// Appends `events` and records the sessions' activity in one transaction:
-    /// `sqlite_append` on SQLite, `pg_append` on PostgreSQL. The touches come after the
-    /// chain's lock, which makes batches take session rows one batch at a time: two
-    /// batches touching the same sessions cannot deadlock (PostgreSQL), and nothing that
-    /// holds a session row waits for the chain.
+    /// Appends `events` and records the sessions' activity in one transaction (on
+    /// SQLite `sqlite_append`; on PostgreSQL one statement when the head is where this
+    /// process left it, `pg_append`). The touches come after the chain's lock, which makes batches take session rows one
+    /// batch at a time: two batches touching the same sessions cannot deadlock
+    /// (PostgreSQL), and nothing that holds a session row waits for the chain.
     pub(super) async fn append_audit_batch(
         &self,
         events: &[(AuditEvent, Millis)],
         touches: Vec<super::Touch>,
     ) -> StoreResult<()> {
-        let touches = crate::store::sessions::latest_touches(touches);
-        if events.is_empty() && touches.is_empty() {
-            return Ok(());
+        if self.backend() == sea_orm::DbBackend::Sqlite {
+            let pool = self.db().get_sqlite_connection_pool();
+            return super::sqlite_append::append(pool, &self.audit_head_hint, events, touches).await;
         }
         let hint = &self.audit_head_hint;
-        match self.backend() {
-            sea_orm::DbBackend::Sqlite => {
-                super::sqlite_append::append(self.db().get_sqlite_connection_pool(), hint, events, &touches).await
-            }
-            _ => super::pg_append::append(self, hint, events, &touches).await,
+        let touches = crate::store::sessions::latest_touches(touches);
+        if let Some(expected) = hint.take()
+            && super::pg_append::fits(events.len(), touches.len())
+            && let Some(head) = super::pg_append::in_one_statement(self.db(), expected, events, &touches).await?
+        {
+            hint.set(head);
+            return Ok(());
         }
-    }
-
-    /// The append as one sea-orm transaction (PostgreSQL's when the head has moved),
-    /// `touches` one per session; returns the new head.
-    pub(super) async fn append_in_transaction(
-        &self,
-        events: &[(AuditEvent, Millis)],
-        touches: &[super::Touch],
-    ) -> StoreResult<Head> {
         let txn = self.db().begin().await?;
         let head = appended_in(&txn, events).await?;
         self.touch_sessions_in(&txn, touches).await?;
         txn.commit().await?;
-        Ok(head)
+        hint.set(head);
+        Ok(())
     }
 
     pub async fn audit_head(&self) -> StoreResult<Head> {

@@ -4,42 +4,26 @@
 //! head moves only if it is the expected one, and the events and the sessions' activity
 //! are written only if it moved (they read the head's UPDATE's RETURNING, which also makes
 //! the chain's row lock come first, as in the transaction). Otherwise, or for a batch too
-//! big for one statement's parameters, sea-orm's transaction (`chain.rs`).
+//! big for one statement's parameters, the caller takes the transaction (`chain.rs`).
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
 
-use super::chain::{self, Head, HeadHint};
+use super::chain::{self, Head};
 use super::{AuditEvent, Touch};
 use crate::clock::Millis;
-
-type Event = (AuditEvent, Millis);
+use crate::store::StoreResult;
 use crate::store::sessions::touch_sql;
-use crate::store::{Store, StoreResult};
-
-/// [`Store::append_audit_batch`] on PostgreSQL.
-pub(super) async fn append(store: &Store, hint: &HeadHint, events: &[Event], touches: &[Touch]) -> StoreResult<()> {
-    // Until this append is known to have landed, nobody may trust the hint.
-    if let Some(expected) = hint.take()
-        && fits(events.len(), touches.len())
-        && let Some(head) = in_one_statement(store.db(), expected, events, touches).await?
-    {
-        hint.set(head);
-        return Ok(());
-    }
-    hint.set(store.append_in_transaction(events, touches).await?);
-    Ok(())
-}
 
 /// PostgreSQL takes at most 65,535 parameters per statement; stay well below.
 const MAX_PARAMETERS: usize = 30_000;
 
 /// Whether one statement can carry `events` and `touches`.
-fn fits(events: usize, touches: usize) -> bool {
+pub(super) fn fits(events: usize, touches: usize) -> bool {
     4 + 8 * events + 2 * touches <= MAX_PARAMETERS
 }
 
 /// The new head if the head was `expected` and everything is written; None if the head
 /// had moved (then nothing was written).
-async fn in_one_statement(
+pub(super) async fn in_one_statement(
     db: &DatabaseConnection,
     expected: Head,
     events: &[(AuditEvent, Millis)],

@@ -22,31 +22,37 @@ use super::chain::{self, Head, HeadHint, ROWS_PER_INSERT};
 use super::{AuditEvent, Touch};
 use crate::clock::Millis;
 use crate::store::StoreResult;
-use crate::store::sessions::{TOUCHES_PER_UPDATE, touch_sql};
+use crate::store::sessions::{TOUCHES_PER_UPDATE, latest_touches, touch_sql};
 
 const CLAIM: &str = "BEGIN IMMEDIATE; UPDATE audit_chain SET seq = seq + ? WHERE id = 1 RETURNING seq, hash";
 const MOVE_IF_EXPECTED: &str =
     "UPDATE audit_chain SET seq = seq + ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ? RETURNING seq";
 const COLUMNS: &str = "audit_events (at, kind, client_id, subject, conversation, detail, seq, hash)";
 const EVENT_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?)";
-/// The one-trip append's condition on its writes: the head carries the batch's hash.
-const MOVED: &str = "(SELECT hash FROM audit_chain WHERE id = 1) = ?";
 
-type Event = (AuditEvent, Millis);
 type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
-/// [`crate::store::Store::append_audit_batch`] on SQLite.
-pub(super) async fn append(pool: &SqlitePool, hint: &HeadHint, events: &[Event], touches: &[Touch]) -> StoreResult<()> {
+/// Appends `events` and records the sessions' activity of `touches`, in one transaction.
+pub(super) async fn append(
+    pool: &SqlitePool,
+    hint: &Arc<HeadHint>,
+    events: &[(AuditEvent, Millis)],
+    touches: Vec<Touch>,
+) -> StoreResult<()> {
+    let touches = latest_touches(touches);
+    if events.is_empty() && touches.is_empty() {
+        return Ok(());
+    }
     let mut held = Held(Some(pool.acquire().await.map_err(acquire_error)?));
     // Until this append is known to have landed, nobody may trust the hint.
     let expected = hint.take();
     let landed = match expected {
-        Some(expected) => in_one_trip(&mut held, expected, events, touches).await?,
+        Some(expected) => in_one_trip(&mut held, expected, events, &touches).await?,
         None => None,
     };
     let head = match landed {
         Some(head) => head,
-        None => in_two_trips(&mut held, events, touches).await?,
+        None => in_two_trips(&mut held, events, &touches).await?,
     };
     // Set while the connection is held: the next append, which needs it, reads it.
     hint.set(head);
@@ -55,7 +61,8 @@ pub(super) async fn append(pool: &SqlitePool, hint: &HeadHint, events: &[Event],
 }
 
 /// The whole append if the head is still `expected`; the new head, or None (then nothing
-/// was written: the events and the touches each wait for the head to carry their hash).
+/// of the events was written, and the touches were, which is harmless: they only move
+/// activity forward).
 async fn in_one_trip(
     held: &mut Held,
     expected: Head,
@@ -65,14 +72,14 @@ async fn in_one_trip(
     let (rows, last) = chain::numbered(expected, events);
     let new_hash = hex::encode(last);
     let mut statements = vec!["BEGIN IMMEDIATE".to_string(), MOVE_IF_EXPECTED.to_string()];
-    statements.extend(event_inserts(rows.len(), &format!(" WHERE {MOVED}")));
-    statements.extend(touch_updates(touches.len(), &format!(" AND {MOVED}")));
+    statements.extend(event_inserts(rows.len(), " WHERE (SELECT hash FROM audit_chain WHERE id = 1) = ?"));
+    statements.extend(touch_updates(touches.len()));
     statements.push("COMMIT".into());
     // Built of constant text and placeholders only: no value is ever part of it.
     let mut query = sqlx::query(sqlx::AssertSqlSafe(statements.join(";\n")));
     query = query.bind(events.len() as i64).bind(new_hash.clone()).bind(expected.seq).bind(hex::encode(expected.hash));
     query = bind_events(query, rows, Some(&new_hash));
-    query = bind_touches(query, touches, Some(&new_hash));
+    query = bind_touches(query, touches);
     let moved = query.fetch_all(held.connection()).await.map_err(exec_error)?;
     Ok((!moved.is_empty()).then_some(Head { seq: expected.seq + events.len() as i64, hash: last }))
 }
@@ -89,11 +96,11 @@ async fn in_two_trips(held: &mut Held, events: &[(AuditEvent, Millis)], touches:
 
     let mut statements = event_inserts(rows.len(), "");
     statements.push("UPDATE audit_chain SET hash = ? WHERE id = 1".into());
-    statements.extend(touch_updates(touches.len(), ""));
+    statements.extend(touch_updates(touches.len()));
     statements.push("COMMIT".into());
     let mut query = sqlx::query(sqlx::AssertSqlSafe(statements.join(";\n")));
     query = bind_events(query, rows, None).bind(hex::encode(last));
-    query = bind_touches(query, touches, None);
+    query = bind_touches(query, touches);
     query.execute(held.connection()).await.map_err(exec_error)?;
     Ok(Head { seq: claimed_to.seq, hash: last })
 }
@@ -112,10 +119,8 @@ fn event_inserts(events: usize, guard: &str) -> Vec<String> {
         .collect()
 }
 
-/// The touch statements, `TOUCHES_PER_UPDATE` sessions at most each, every one with the
-/// further condition `guard` (with one parameter, or empty).
-fn touch_updates(touches: usize, guard: &str) -> Vec<String> {
-    chunk_sizes(touches, TOUCHES_PER_UPDATE).map(|rows| touch_sql(rows, || "?".into(), guard)).collect()
+fn touch_updates(touches: usize) -> Vec<String> {
+    chunk_sizes(touches, TOUCHES_PER_UPDATE).map(|rows| touch_sql(rows, || "?".into(), "")).collect()
 }
 
 fn chunk_sizes(total: usize, most: usize) -> impl Iterator<Item = usize> {
@@ -138,14 +143,9 @@ fn bind_events<'q>(mut query: Query<'q>, rows: Vec<entity::audit_event::Model>, 
     query
 }
 
-fn bind_touches<'q>(mut query: Query<'q>, touches: &[Touch], guard: Option<&str>) -> Query<'q> {
-    for chunk in touches.chunks(TOUCHES_PER_UPDATE) {
-        for touch in chunk {
-            query = query.bind(touch.session_id.clone()).bind(touch.at);
-        }
-        if let Some(value) = guard {
-            query = query.bind(value.to_string());
-        }
+fn bind_touches<'q>(mut query: Query<'q>, touches: &[Touch]) -> Query<'q> {
+    for touch in touches {
+        query = query.bind(touch.session_id.clone()).bind(touch.at);
     }
     query
 }
@@ -204,9 +204,7 @@ mod tests {
         assert!(guarded.iter().all(|s| s.ends_with("WHERE x = ?")));
         assert_eq!(placeholders(&event_inserts(3, "")), 24);
         assert!(event_inserts(0, "").is_empty());
-        assert_eq!(placeholders(&touch_updates(TOUCHES_PER_UPDATE + 2, "")), 2 * (TOUCHES_PER_UPDATE + 2));
-        let guarded = touch_updates(TOUCHES_PER_UPDATE + 2, " AND x = ?");
-        assert_eq!(placeholders(&guarded), 2 * (TOUCHES_PER_UPDATE + 2) + 2, "the pairs and one guard per UPDATE");
+        assert_eq!(placeholders(&touch_updates(TOUCHES_PER_UPDATE + 2)), 2 * (TOUCHES_PER_UPDATE + 2));
         assert_eq!(chunk_sizes(2001, 1000).collect::<Vec<_>>(), [1000, 1000, 1]);
     }
 }
