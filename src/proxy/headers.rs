@@ -113,12 +113,12 @@ pub fn upstream_headers(
 /// values are extended or kept; anyone else's were dropped above.
 fn forwarding_headers(client: &HeaderMap, origin: &Origin, out: &mut HeaderMap) -> HeaderValue {
     let from_trusted = |name: &HeaderName| client.get(name).filter(|_| origin.trusted).cloned();
-    let peer = origin.peer.to_string();
+    let peer = peer_value(origin.peer);
     let chain = match from_trusted(&X_FORWARDED_FOR).as_ref().and_then(|v| v.to_str().ok()) {
-        Some(earlier) => format!("{earlier}, {peer}"),
-        None => peer,
+        Some(earlier) => owned_value(format!("{earlier}, {}", origin.peer)),
+        None => Some(peer),
     };
-    out.insert(X_FORWARDED_FOR.clone(), owned_value(chain).unwrap_or(HeaderValue::from_static("unknown")));
+    out.insert(X_FORWARDED_FOR.clone(), chain.unwrap_or(HeaderValue::from_static("unknown")));
     let proto = from_trusted(&X_FORWARDED_PROTO).unwrap_or(HeaderValue::from_static("http"));
     out.insert(X_FORWARDED_PROTO.clone(), proto);
     let host = from_trusted(&X_FORWARDED_HOST).unwrap_or_else(|| origin.public_host.clone());
@@ -128,8 +128,31 @@ fn forwarding_headers(client: &HeaderMap, origin: &Origin, out: &mut HeaderMap) 
     request_id
 }
 
+/// The peer's address as a header value. A keep-alive client sends request after request
+/// from one address: the thread keeps the last one made instead of formatting it each time.
+fn peer_value(peer: IpAddr) -> HeaderValue {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(IpAddr, HeaderValue)>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((ip, value)) if *ip == peer => value.clone(),
+        _ => {
+            let value = owned_value(peer.to_string()).unwrap_or(HeaderValue::from_static("unknown"));
+            *last = Some((peer, value.clone()));
+            value
+        }
+    })
+}
+
 /// Removes hop-by-hop headers, and those the upstream's `Connection` names, from a response.
 pub fn clean_response_headers(headers: &mut HeaderMap) {
+    // Most answers carry none but `Connection: keep-alive`: nothing to collect then.
+    if headers.get_all(header::CONNECTION).iter().all(|v| v.as_bytes().eq_ignore_ascii_case(b"keep-alive"))
+        && !headers.keys().any(|name| HOP_BY_HOP.contains(&name.as_str()) && name != header::CONNECTION)
+    {
+        headers.remove(header::CONNECTION);
+        return;
+    }
     let named = connection_tokens(headers);
     // One pass over the (few) names there are, rather than a lookup per name there might be.
     let doomed: Vec<HeaderName> = headers
@@ -215,6 +238,34 @@ mod tests {
         let h = headers(&[("connection", "x-trace"), ("x-trace", "1"), ("x-other", "2")]);
         let (out, _) = upstream_headers(&h, &ORIGIN, None).unwrap();
         assert!(out.get("x-trace").is_none() && out.get("x-other").is_some());
+    }
+
+    #[test]
+    fn hop_by_hop_response_headers_are_removed_on_the_short_path_too() {
+        let cleaned = |pairs: &[(&str, &str)]| {
+            let mut h = headers(pairs);
+            clean_response_headers(&mut h);
+            let mut names: Vec<_> = h.keys().map(|n| n.as_str().to_string()).collect();
+            names.sort();
+            names
+        };
+        // The usual answer: only `Connection: keep-alive` to drop.
+        assert_eq!(cleaned(&[("connection", "keep-alive"), ("content-type", "x")]), ["content-type"]);
+        assert_eq!(cleaned(&[("content-type", "x")]), ["content-type"]);
+        // Anything else takes the full path: what `Connection` names goes, and so does
+        // every hop-by-hop header, with or without a `Connection` header.
+        assert_eq!(cleaned(&[("connection", "Keep-Alive, X-Trace"), ("x-trace", "1"), ("a", "1")]), ["a"]);
+        assert_eq!(cleaned(&[("connection", "keep-alive"), ("keep-alive", "timeout=5"), ("a", "1")]), ["a"]);
+        assert_eq!(cleaned(&[("transfer-encoding", "chunked"), ("upgrade", "h2c"), ("a", "1")]), ["a"]);
+    }
+
+    #[test]
+    fn the_peer_address_is_the_forwarded_for_of_each_request() {
+        let other = Origin { peer: "192.0.2.9".parse().unwrap(), ..ORIGIN };
+        for (origin, expected) in [(&ORIGIN, "127.0.0.1"), (&other, "192.0.2.9"), (&ORIGIN, "127.0.0.1")] {
+            let (out, _) = upstream_headers(&HeaderMap::new(), origin, None).unwrap();
+            assert_eq!(out["x-forwarded-for"], expected);
+        }
     }
 
     #[test]
