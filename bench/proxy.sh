@@ -51,6 +51,8 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/proxy_config.sh
+source "$REPO/bench/proxy_config.sh"
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-1}
 WARMUP=${WARMUP:-2}
@@ -216,57 +218,7 @@ local name=$1 bin=$2 port=$3 dir=$TMP/$1
 mkdir -p "$dir"
 log "starting $name ($bin) on 127.0.0.1:$port"
 local CONF=$dir/doorman.toml
-cat >"$CONF" <<EOF
-[server]
-listen = "127.0.0.1:$port"
-public_url = "http://127.0.0.1:$port"
-
-[database]
-url = "sqlite://$dir/doorman.db?mode=rwc"
-
-[keys]
-dir = "$dir/keys"
-
-[tokens]
-access_ttl = "1h"
-
-[sessions]
-idle_timeout = "2h"
-
-[[clients]]
-id = "bench-bot"
-secret = "env:BENCH_BOT_SECRET"
-flows = ["payroll"]
-
-[[directories]]
-name = "employees"
-identifiers = ["employee_number"]
-
-[[flows]]
-name = "payroll"
-directory = "employees"
-identify_by = "employee_number"
-delivery = ["sms:phone"]
-claims = ["employee_number"]
-
-[delivery]
-sms = "console"
-
-[delivery.test_codes]
-"$PHONE" = "$TEST_CODE"
-
-[[services]]
-name = "payroll"
-upstream = "http://127.0.0.1:$P_UP"
-
-[[services.routes]]
-methods = ["GET"]
-path = "/employees/{employee_number}/payslips/{month}"
-roles = ["view_own_payroll"]
-bind = { employee_number = "employee_number" }
-inject = "authorization"
-token = "$TOKEN_MODE"
-EOF
+proxy_config "$dir" "$port" "$P_UP"
 printf 'employee_number,phone,roles\n%s,%s,view_own_payroll\n' "$EMPLOYEE" "$PHONE" >"$dir/employees.csv"
 "$bin" import employees "$dir/employees.csv" --config "$CONF" >"$dir/import.log" 2>&1 \
     || { cat "$dir/import.log" >&2; die "$name: doorman import failed"; }

@@ -25,6 +25,8 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/proxy_config.sh
+source "$REPO/bench/proxy_config.sh"
 REQUESTS=${REQUESTS:-2000}
 WARMUP=${WARMUP:-200}
 TOKEN_MODE=${TOKEN_MODE:-exchange}
@@ -98,54 +100,7 @@ count() {
     local name=$1 bin=$2 dir=$TMP/$1 port
     port=$(free_port)
     mkdir -p "$dir"
-    cat >"$dir/doorman.toml" <<EOF
-[server]
-listen = "127.0.0.1:$port"
-public_url = "http://127.0.0.1:$port"
-
-[database]
-url = "sqlite://$dir/doorman.db?mode=rwc"
-
-[keys]
-dir = "$dir/keys"
-
-[tokens]
-access_ttl = "1h"
-
-[[clients]]
-id = "bench-bot"
-secret = "env:BENCH_BOT_SECRET"
-flows = ["payroll"]
-
-[[directories]]
-name = "employees"
-identifiers = ["employee_number"]
-
-[[flows]]
-name = "payroll"
-directory = "employees"
-identify_by = "employee_number"
-delivery = ["sms:phone"]
-claims = ["employee_number"]
-
-[delivery]
-sms = "console"
-
-[delivery.test_codes]
-"$PHONE" = "$TEST_CODE"
-
-[[services]]
-name = "payroll"
-upstream = "http://127.0.0.1:$P_UP"
-
-[[services.routes]]
-methods = ["GET"]
-path = "/employees/{employee_number}/payslips/{month}"
-roles = ["view_own_payroll"]
-bind = { employee_number = "employee_number" }
-inject = "authorization"
-token = "$TOKEN_MODE"
-EOF
+    proxy_config "$dir" "$port" "$P_UP"
     printf 'employee_number,phone,roles\n%s,%s,view_own_payroll\n' "$EMPLOYEE" "$PHONE" >"$dir/employees.csv"
     "$bin" import employees "$dir/employees.csv" --config "$dir/doorman.toml" >"$dir/import.log" 2>&1 \
         || { cat "$dir/import.log" >&2; die "$name: import failed"; }
