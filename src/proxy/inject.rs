@@ -71,7 +71,9 @@ impl Target<'_> {
             push_pair(&mut query, &pair);
         }
         let upstream = &self.service.upstream;
-        let mut uri = format!("{}://{}{}{}", upstream.scheme, upstream.authority, upstream.base_path, path);
+        let parts = [upstream.scheme.as_str(), "://", upstream.authority.as_str(), upstream.base_path.as_str(), &path];
+        let mut uri = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1 + query.len());
+        parts.iter().for_each(|part| uri.push_str(part));
         if !query.is_empty() {
             uri.push('?');
             uri.push_str(&query);

@@ -101,6 +101,10 @@ fn canonical_segment(raw: &str) -> Result<String, ProxyError> {
     if out == "." || out == ".." {
         return Err(ProxyError::InvalidPath("`.` and `..` segments are not accepted"));
     }
+    // The usual segment has no escape left, and then nothing below can apply.
+    if !out.contains('%') {
+        return Ok(out);
+    }
     // Checked on the canonical form, so `%25%32%65` is caught as well as `%252e`: an
     // upstream that decodes twice would read either as `%2e`, then as a dot.
     let double_encoded = out
@@ -111,7 +115,7 @@ fn canonical_segment(raw: &str) -> Result<String, ProxyError> {
     }
     // Overlong forms (`%C0%AF` for `/`) and other invalid UTF-8 read differently in
     // every decoder, and no claim can equal them.
-    if out.contains('%') && percent_decode_str(&out).decode_utf8().is_err() {
+    if percent_decode_str(&out).decode_utf8().is_err() {
         return Err(ProxyError::InvalidPath("escapes must decode to UTF-8"));
     }
     Ok(out)
