@@ -71,14 +71,9 @@ impl Target<'_> {
             push_pair(&mut query, &pair);
         }
         let upstream = &self.service.upstream;
-        let parts = [upstream.scheme.as_str(), "://", upstream.authority.as_str(), upstream.base_path.as_str(), &path];
-        let mut uri = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1 + query.len());
-        parts.iter().for_each(|part| uri.push_str(part));
-        if !query.is_empty() {
-            uri.push('?');
-            uri.push_str(&query);
-        }
-        uri.parse().map_err(|_| ProxyError::InvalidPath("the upstream URL would not be valid"))
+        let question = if query.is_empty() { "" } else { "?" };
+        let parts = [&upstream.scheme, "://", &upstream.authority, &upstream.base_path, &path, question, &query];
+        parts.concat().parse().map_err(|_| ProxyError::InvalidPath("the upstream URL would not be valid"))
     }
 
     /// The request with the token injected, and the client's body read whole (see
