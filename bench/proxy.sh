@@ -229,15 +229,8 @@ declare -g "${name^^}_PID=$pid"
 wait_http "$name" "$pid" "http://127.0.0.1:$port/healthz" 60 "$dir/doorman.log"
 
 log "$name: logging in employee $EMPLOYEE (sms conversation $PHONE, test code)"
-local conv="http://127.0.0.1:$port/v1/conversations/sms/${PHONE/+/%2B}" step
-for step in identify:"{\"flow\":\"payroll\",\"identifier\":\"$EMPLOYEE\"}" verify:"{\"code\":\"$TEST_CODE\"}"; do
-    curl -sS --max-time 30 --fail-with-body -u "bench-bot:$BENCH_BOT_SECRET" \
-        -H 'Content-Type: application/json' -d "${step#*:}" "$conv/${step%%:*}" >"$dir/${step%%:*}.json" \
-        || die "$name: POST $conv/${step%%:*} failed (see above)"
-done
 local token
-token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$dir/verify.json") \
-    || die "$name: no access_token in the verify answer: $(cat "$dir/verify.json")"
+token=$(proxy_login "$dir" "$port") || die "$name: logging in failed (see above)"
 declare -g "${name^^}_TOKEN=$token"
 }
 start_doorman doorman "$DOORMAN" "$P_DM"

@@ -20,8 +20,8 @@
 # parameter, an exchanged token injected), one employee logged in through the
 # conversation API, then WARMUP + REQUESTS GETs on one keep-alive connection. The
 # counters are zeroed after the warm-up and dumped after the last request: instructions
-# per request = the dump's total / REQUESTS. It also lists the functions with the most
-# instructions (inclusive), from callgrind_annotate, into the temp dir.
+# per request = the dump's total / REQUESTS. The functions with the most instructions of
+# their own (callgrind_annotate) go to annotate.txt in the temp dir (KEEP_TMP=1 keeps it).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -109,13 +109,8 @@ count() {
     local pid=$!
     PIDS+=("$pid")
     wait_http "http://127.0.0.1:$port/healthz" 180 "$pid"
-    local conv="http://127.0.0.1:$port/v1/conversations/sms/${PHONE/+/%2B}" step
-    for step in identify:"{\"flow\":\"payroll\",\"identifier\":\"$EMPLOYEE\"}" verify:"{\"code\":\"$TEST_CODE\"}"; do
-        curl -sS --max-time 60 --fail-with-body -u "bench-bot:$BENCH_BOT_SECRET" -H 'Content-Type: application/json' \
-            -d "${step#*:}" "$conv/${step%%:*}" >"$dir/${step%%:*}.json" || die "$name: ${step%%:*} failed"
-    done
     local token
-    token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$dir/verify.json")
+    token=$(proxy_login "$dir" "$port") || die "$name: logging in failed (see above)"
     # The warm-up and the counted requests share one keep-alive connection, so that
     # they are served by the same worker thread: a thread's first upstream connection
     # pays one-time costs (its TLS connector loads the system's CA certificates).
@@ -134,10 +129,11 @@ subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True
 requests(n)
 subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
 PY
-    local dump
-    dump=$(ls -t "$dir"/callgrind.* | grep -v '\.0$' | head -1 || true)
-    [[ -n $dump ]] || dump=$(ls -t "$dir"/callgrind.* | head -1)
-    callgrind_annotate --inclusive=yes "$dump" 2>/dev/null | head -60 >"$dir/annotate.txt" || true
+    # The first dump on request: callgrind.PID.1 (the file at exit, callgrind.PID, also
+    # holds the start-up and the warm-up).
+    local dump=$dir/callgrind.$pid.1
+    [[ -f $dump ]] || die "$name: callgrind wrote no $dump"
+    callgrind_annotate --inclusive=no "$dump" >"$dir/annotate.txt" 2>/dev/null || true
     local total sha
     total=$(awk '/^summary:|^totals:/ { print $2; exit }' "$dump")
     [[ -n $total ]] || die "$name: no total in $dump"
