@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::http::header::GetAll;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use super::error::ProxyError;
@@ -149,9 +150,10 @@ pub fn clean_response_headers(headers: &mut HeaderMap) {
     // One pass over the (few) names there are, rather than a lookup per name there might
     // be; the `Connection` tokens are read in place, so the usual answer (its one
     // hop-by-hop header a `Connection: keep-alive`) allocates only the list of one.
+    let connection = headers.get_all(header::CONNECTION);
     let doomed: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| HOP_BY_HOP.contains(&name.as_str()) || named_by_connection(headers).any(|n| n == name.as_str()))
+        .filter(|name| HOP_BY_HOP.contains(&name.as_str()) || tokens(&connection).any(|n| n == name.as_str()))
         .cloned()
         .collect();
     for name in doomed {
@@ -159,10 +161,9 @@ pub fn clean_response_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// The header names a `Connection` header lists, in their one spelling.
-fn named_by_connection(headers: &HeaderMap) -> impl Iterator<Item = Cow<'_, str>> {
-    headers
-        .get_all(header::CONNECTION)
+/// The header names `Connection` headers list, in their one spelling.
+fn tokens<'a>(connection: &GetAll<'a, HeaderValue>) -> impl Iterator<Item = Cow<'a, str>> {
+    connection
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
@@ -171,7 +172,7 @@ fn named_by_connection(headers: &HeaderMap) -> impl Iterator<Item = Cow<'_, str>
 }
 
 fn connection_tokens(headers: &HeaderMap) -> Vec<String> {
-    named_by_connection(headers).map(Cow::into_owned).collect()
+    tokens(&headers.get_all(header::CONNECTION)).map(Cow::into_owned).collect()
 }
 
 /// A header value that takes the string's buffer instead of copying it.
