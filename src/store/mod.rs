@@ -156,11 +156,24 @@ impl Store {
     }
 }
 
+/// See [`options`]: a pooled network connection idle this long is pinged before use.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
 /// Both timeouts are short: a request that cannot get the database soon is better
 /// answered 503 at once than after a long wait (see `unavailable`).
 fn options(url: &str, acquire_timeout: Duration) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_string());
     options.sqlx_logging(false).acquire_timeout(acquire_timeout).connect_timeout(acquire_timeout);
+    // sqlx pings a connection on every checkout by default: one more round trip per
+    // statement (for SQLite, a hop to the connection's thread and back, as dear as the
+    // statement itself). A SQLite connection is a file this process opened, which
+    // nothing outside can close: never pinged. A network connection is pinged only
+    // after it sat idle long enough for a server restart or a firewall to drop it.
+    if url.starts_with("sqlite:") {
+        options.test_before_acquire(false);
+    } else {
+        options.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
+    }
     if url.starts_with("sqlite:") {
         // WAL with synchronous=NORMAL cannot corrupt the database; a power cut (not a
         // crash of doorman) may lose the last commits. See README "Durability".
