@@ -3,7 +3,7 @@
 
 /// `(client, channel, conversation id)`: a conversation belongs to the bot client that
 /// opened it, so no client can see or act on another's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Address {
     pub client_id: String,
     pub channel: String,

@@ -10,11 +10,19 @@ use super::{Address, Auth, Client, Code, ConversationState, FlowError, FlowResul
 use crate::clock::Millis;
 use crate::store::challenges::AttemptOutcome;
 use crate::store::guards::{Reservation, UNTIL_UNLOCKED};
+use crate::store::records::Record;
 
 /// How long a refused verify waits for a racing last attempt to be judged, and how
 /// often it looks. Judging takes a hash check (or one Twilio Verify call).
 const SETTLE_WAIT: Duration = Duration::from_secs(3);
 const SETTLE_POLL: Duration = Duration::from_millis(10);
+
+/// The record a challenge would log in (none for a decoy, or if it was deleted), and
+/// who the audit trail names.
+struct Holding {
+    record: Option<Record>,
+    subject: Option<String>,
+}
 
 /// A failure that locked the record (or decoy): until when, after how many in a row.
 struct NewLock {
@@ -39,7 +47,7 @@ impl Auth {
         };
         self.flow_for(client, &challenge.flow)?;
         if let Err(refusal) = decide_verify(Some(&challenge), now) {
-            let subject = self.subject_of(&challenge.holder).await?;
+            let subject = self.holder_of(&challenge).await?.subject;
             self.audit("code.expired", address, subject, json!({"challenge_id": challenge.id})).await?;
             return Err(refusal);
         }
@@ -48,12 +56,12 @@ impl Auth {
             AttemptOutcome::Reserved { attempts } => attempts,
             AttemptOutcome::Refused => return Err(self.why_refused(&challenge.id).await?),
         };
-        let subject = self.subject_of(&challenge.holder).await?;
+        let Holding { record, subject } = self.holder_of(&challenge).await?;
         let new_lock = self.count_record_try(&challenge, address, &subject).await?;
         let matches = self.code_matches(&challenge, code.into_string()).await?;
         let verdict = judge_attempt(matches, challenge.holder.record_id(), attempts, &policy);
         let attempts_remaining = match verdict {
-            VerifyVerdict::Login { record_id } => return self.complete_login(&challenge, record_id, address).await,
+            VerifyVerdict::Login { .. } => return self.complete_login(&challenge, record, address).await,
             VerifyVerdict::Wrong { attempts_remaining } => attempts_remaining,
             VerifyVerdict::Exhausted => {
                 self.store.settle_failed(&challenge.id).await?;
@@ -68,12 +76,16 @@ impl Auth {
         Err(verdict.refusal().unwrap_or(FlowError::TooManyAttempts))
     }
 
-    /// Who the audit trail names for a challenge: the record's subject, or the decoy's
-    /// pseudonym. (The audit trail is for operators; the API never shows either.)
-    async fn subject_of(&self, holder: &Holder) -> FlowResult<Option<String>> {
-        Ok(match holder {
-            Holder::Record(id) => self.store.find_record(*id).await?.map(|r| r.subject()),
-            Holder::Decoy(pseudonym) => Some(decoy_subject(pseudonym)),
+    /// The record a challenge would log in, read once for the whole attempt, and who the
+    /// audit trail names for it: the record's subject, or the decoy's pseudonym. (The
+    /// audit trail is for operators; the API never shows either.)
+    async fn holder_of(&self, challenge: &Challenge) -> FlowResult<Holding> {
+        Ok(match &challenge.holder {
+            Holder::Record(id) => {
+                let record = self.store.find_record(*id).await?;
+                Holding { subject: record.as_ref().map(Record::subject), record }
+            }
+            Holder::Decoy(pseudonym) => Holding { record: None, subject: Some(decoy_subject(pseudonym)) },
         })
     }
 
@@ -156,13 +168,15 @@ impl Auth {
         })
     }
 
+    /// The right code: `record` (read before the code was checked) logs in, if it is
+    /// still there and active.
     async fn complete_login(
         &self,
         challenge: &Challenge,
-        record_id: i64,
+        record: Option<Record>,
         address: &Address,
     ) -> FlowResult<ConversationState> {
-        let Some(record) = self.store.find_record(record_id).await?.filter(|r| r.active) else {
+        let Some(record) = record.filter(|r| r.active) else {
             self.store.settle_failed(&challenge.id).await?;
             return Err(FlowError::NoPendingChallenge);
         };

@@ -5,15 +5,25 @@ use crate::clock::Millis;
 use crate::domain::Address;
 
 impl Store {
+    /// The conversation's id, if it has one. A conversation's row is never changed or
+    /// deleted once written, so an id once read is kept (see `Store::conversations`):
+    /// each login step needs it, and a read from the database is a hop to its thread.
     pub async fn find_conversation(&self, address: &Address) -> StoreResult<Option<String>> {
         use entity::conversation::Column;
-        Ok(entity::conversation::Entity::find()
+        if let Some(id) = self.conversations.get(address) {
+            return Ok(Some(id));
+        }
+        let found = entity::conversation::Entity::find()
             .filter(Column::ClientId.eq(address.client_id.as_str()))
             .filter(Column::Channel.eq(address.channel.as_str()))
             .filter(Column::ExternalId.eq(address.external_id.as_str()))
             .one(self.reader())
             .await?
-            .map(|m| m.id))
+            .map(|m| m.id);
+        if let Some(id) = &found {
+            self.conversations.insert(address.clone(), id.clone());
+        }
+        Ok(found)
     }
 
     /// The conversation's id, creating the row on first use. Racing creators agree on
@@ -35,6 +45,7 @@ impl Store {
             ],
         );
         if execute(self.db(), stmt).await? == 1 {
+            self.conversations.insert(address.clone(), id.clone());
             return Ok(id);
         }
         self.find_conversation(address).await?.ok_or_else(|| super::StoreError::Corrupt("conversation vanished".into()))

@@ -90,6 +90,8 @@ pub struct Store {
     record_writes: Arc<std::sync::atomic::AtomicU64>,
     /// Where this process's last audit append left the chain (SQLite's one-trip append).
     audit_head_hint: Arc<audit::HeadHint>,
+    /// Conversation ids by address, as read or written: the rows never change.
+    conversations: Arc<quick_cache::sync::Cache<crate::domain::Address, String>>,
 }
 
 impl Store {
@@ -114,7 +116,14 @@ impl Store {
     }
 
     fn new(db: DatabaseConnection, reader: DatabaseConnection) -> Self {
-        Self { db, reader, ended: Arc::default(), record_writes: Arc::default(), audit_head_hint: Arc::default() }
+        Self {
+            db,
+            reader,
+            ended: Arc::default(),
+            record_writes: Arc::default(),
+            audit_head_hint: Arc::default(),
+            conversations: Arc::new(quick_cache::sync::Cache::new(CONVERSATIONS_KEPT)),
+        }
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
@@ -155,6 +164,9 @@ impl Store {
         self.db.get_database_backend()
     }
 }
+
+/// Conversation ids kept in memory, at most (about 150 bytes each).
+const CONVERSATIONS_KEPT: usize = 16_384;
 
 /// See [`options`]: a pooled network connection idle this long is pinged before use.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
