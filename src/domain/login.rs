@@ -29,6 +29,8 @@ struct Identifying<'a> {
     client: &'a Client,
     flow: &'a FlowConfig,
     conversation: &'a str,
+    /// Opened by this identify: it has no session and no challenge to look for.
+    new_conversation: bool,
     address: &'a Address,
     request: &'a IdentifyRequest,
 }
@@ -89,8 +91,9 @@ impl Auth {
             )));
         }
         let now = self.now();
-        let conversation = self.store.open_conversation(address, now).await?;
-        if self.live_session(&conversation, address, now).await?.is_some() {
+        let opened = self.store.open_conversation(address, now).await?;
+        let (conversation, new_conversation) = (opened.id, opened.created);
+        if !new_conversation && self.live_session(&conversation, address, now).await?.is_some() {
             return Err(FlowError::AlreadyAuthenticated);
         }
         let counted = self.count_identify(flow, &conversation, address, now).await?;
@@ -103,7 +106,8 @@ impl Auth {
                 self.audit("lockout.identify", address, None, json!({"lockout_seconds": flow.lockout.as_secs()}))
                     .await?;
             }
-            let login = Identifying { client, flow, conversation: &conversation, address, request: &request };
+            let login =
+                Identifying { client, flow, conversation: &conversation, new_conversation, address, request: &request };
             return self.unknown_identifier(&login, counted.failures).await;
         };
         self.store.clear_tries(IDENTIFY_SCOPE, &conversation).await?;
@@ -112,7 +116,8 @@ impl Auth {
             self.store.kill_challenges(&conversation).await?;
             return self.authenticate(&conversation, address, &record, flow).await;
         }
-        let login = Identifying { client, flow, conversation: &conversation, address, request: &request };
+        let login =
+            Identifying { client, flow, conversation: &conversation, new_conversation, address, request: &request };
         self.send_first_code(&login, Sendee::Record(&record), now).await
     }
 
@@ -149,7 +154,10 @@ impl Auth {
             self.audit("identify.record_locked", address, Some(sendee.subject()), json!({"flow": flow.name})).await?;
             return Err(self.locked(now, until));
         }
-        let live = self.store.live_challenge(login.conversation).await?;
+        let live = match login.new_conversation {
+            true => None,
+            false => self.store.live_challenge(login.conversation).await?,
+        };
         if decide_identify(live.as_ref(), &holder, &flow.name, &self.policy(), now) == IdentifyDecision::Resend {
             return self.resend(login.client, address).await;
         }

@@ -87,7 +87,7 @@ impl Auth {
     }
 
     pub async fn remember_dialog(&self, address: &Address, memory: &DialogMemory) -> FlowResult<()> {
-        let conversation = self.store.open_conversation(address, self.now()).await?;
+        let conversation = self.store.open_conversation(address, self.now()).await?.id;
         Ok(self.store.save_dialog_memory(&conversation, memory, self.now()).await?)
     }
 

@@ -4,6 +4,13 @@ use super::{Store, StoreResult, execute};
 use crate::clock::Millis;
 use crate::domain::Address;
 
+/// A conversation's id, and whether this call created its row: then nothing else (no
+/// session, no challenge) can belong to it yet.
+pub struct Opened {
+    pub id: String,
+    pub created: bool,
+}
+
 impl Store {
     /// The conversation's id, if it has one. A conversation's row is never changed or
     /// deleted once written, so an id once read is kept (see `Store::conversations`):
@@ -28,9 +35,9 @@ impl Store {
 
     /// The conversation's id, creating the row on first use. Racing creators agree on
     /// one row through the unique address index.
-    pub async fn open_conversation(&self, address: &Address, now: Millis) -> StoreResult<String> {
+    pub async fn open_conversation(&self, address: &Address, now: Millis) -> StoreResult<Opened> {
         if let Some(id) = self.find_conversation(address).await? {
-            return Ok(id);
+            return Ok(Opened { id, created: false });
         }
         let id = crate::crypto::random_token(16);
         let stmt = self.sql(
@@ -46,9 +53,10 @@ impl Store {
         );
         if execute(self.db(), stmt).await? == 1 {
             self.conversations.insert(address.clone(), id.clone());
-            return Ok(id);
+            return Ok(Opened { id, created: true });
         }
-        self.find_conversation(address).await?.ok_or_else(|| super::StoreError::Corrupt("conversation vanished".into()))
+        let id = self.find_conversation(address).await?;
+        Ok(Opened { id: id.ok_or_else(|| super::StoreError::Corrupt("conversation vanished".into()))?, created: false })
     }
 }
 

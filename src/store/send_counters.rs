@@ -1,7 +1,7 @@
 //! Hourly send counters behind the delivery limits (per destination, and a global
 //! budget). Each reservation is one conditional UPSERT, so the limits hold with several
 //! doorman processes on one database.
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, TransactionTrait, Value};
 
 use super::{Store, StoreResult, execute};
 use crate::clock::Millis;
@@ -23,30 +23,54 @@ fn window_of(now: Millis) -> Millis {
 }
 
 impl Store {
-    /// Counts one send in each `(bucket, max)` for the current hour, all or none, in
-    /// one transaction (one commit): a bucket that already counts `max` refuses, and
-    /// then nothing is counted.
+    /// Counts one send in each `(bucket, max)` for the current hour, all or none. One
+    /// conditional UPSERT counts every bucket that has room (a row from an earlier hour
+    /// starts a fresh count) and leaves alone one that already counts `max`; if one was
+    /// left alone, the others' sends are given back. Between the two, another send may
+    /// find a bucket one higher than it ends up: a refusal at the limit, never a send
+    /// over it. One statement, not a transaction of one per bucket: every code sent pays
+    /// for this, and each statement is a trip to the database.
     pub async fn reserve_sends(&self, buckets: &[(&str, u32)], now: Millis) -> StoreResult<SendBudget> {
+        debug_assert!(
+            buckets.iter().enumerate().all(|(i, (b, _))| buckets[..i].iter().all(|(other, _)| other != b)),
+            "a bucket counted twice in one statement"
+        );
         let window = window_of(now);
-        let txn = self.db().begin().await?;
-        for (index, (bucket, max)) in buckets.iter().enumerate() {
-            // A row from an earlier hour starts a fresh count.
-            let stmt = self.sql(
-                "INSERT INTO send_counters (bucket, window_start, sends) VALUES ($1, $2, 1)
-                 ON CONFLICT (bucket) DO UPDATE SET
-                   sends = CASE WHEN send_counters.window_start = $2 THEN send_counters.sends + 1 ELSE 1 END,
-                   window_start = $2
-                 WHERE send_counters.window_start <> $2 OR send_counters.sends < $3
-                 RETURNING sends",
-                [(*bucket).into(), window.into(), (*max as i32).into()],
-            );
-            if txn.query_one_raw(stmt).await?.is_none() {
-                txn.rollback().await?;
-                return Ok(SendBudget::Exhausted { index, until: window + HOUR_MS });
-            }
+        // $1 is the window; bucket i is named by $(2i + 2) and allows $(2i + 3) sends.
+        let mut values: Vec<Value> = vec![window.into()];
+        let (mut rows, mut limits) = (Vec::new(), Vec::new());
+        for (i, (bucket, max)) in buckets.iter().enumerate() {
+            let (name, max_at) = (2 * i + 2, 2 * i + 3);
+            rows.push(format!("(${name}, $1, 1)"));
+            limits.push(format!("WHEN ${name} THEN ${max_at}"));
+            values.extend([(*bucket).into(), (*max as i32).into()]);
         }
-        txn.commit().await?;
-        Ok(SendBudget::Granted)
+        let stmt = self.sql(
+            &format!(
+                "INSERT INTO send_counters (bucket, window_start, sends) VALUES {}
+                 ON CONFLICT (bucket) DO UPDATE SET
+                   sends = CASE WHEN send_counters.window_start = $1 THEN send_counters.sends + 1 ELSE 1 END,
+                   window_start = $1
+                 WHERE send_counters.window_start <> $1
+                    OR send_counters.sends < CASE send_counters.bucket {} END
+                 RETURNING bucket",
+                rows.join(", "),
+                limits.join(" ")
+            ),
+            values,
+        );
+        let mut counted = Vec::with_capacity(buckets.len());
+        for row in self.db().query_all_raw(stmt).await? {
+            counted.push(row.try_get::<String>("", "bucket")?);
+        }
+        let Some(index) = buckets.iter().position(|(bucket, _)| !counted.iter().any(|c| c == bucket)) else {
+            return Ok(SendBudget::Granted);
+        };
+        let given_back: Vec<&str> = counted.iter().map(String::as_str).collect();
+        if !given_back.is_empty() {
+            self.release_sends(&given_back, now).await?;
+        }
+        Ok(SendBudget::Exhausted { index, until: window + HOUR_MS })
     }
 
     /// Whether `bucket` has spent this hour's `max` (a check that counts nothing): the

@@ -61,6 +61,31 @@ async fn the_global_budget_stops_all_sends_for_the_hour() {
 }
 
 #[tokio::test]
+async fn a_refused_send_spends_nothing_of_the_other_limit() {
+    // Both counters are reserved in one statement: the global budget is counted for the
+    // send the destination's limit refuses, and must be given back.
+    let app = spawn_app_with(|c| {
+        c.delivery.limits.per_destination_per_hour = 1;
+        c.delivery.limits.global_per_hour = 2;
+    })
+    .await;
+    app.add_ana().await;
+    app.add_record("2", &[("employee_number", "2"), ("phone", "+34665762802")], &[], true).await;
+    app.identify_and_receive("c1", "4721").await;
+    let (status, body) = error_of(app.identify("c2", "4721").await).await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("too_many_sends")));
+
+    app.identify_and_receive("c3", "2").await;
+    let (status, body) = error_of(app.identify("c4", "2").await).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("too_many_sends")),
+        "the destination's limit, not the budget"
+    );
+    assert_eq!(app.sink.count(), 2);
+}
+
+#[tokio::test]
 async fn phones_outside_the_allowed_countries_are_not_sent_to() {
     let app = spawn_app_with(|c| c.delivery.limits.allowed_country_codes = vec!["1".into()]).await;
     app.add_ana().await;
