@@ -38,8 +38,8 @@ report() { # report NAME: by thread (runtime workers, sqlx's SQLite workers, arg
     grep -v '^$' | head -400 >>"$OUT/$1.report.txt" || true
 }
 phase "logins, 10 concurrent"
-sleep 1
-record login 3 8
+sleep 0.5
+record login 2 2.5
 phase "token refresh, 10 threads"
 # past wrk's 1-second rate probe; the measured run lasts about 3 s at 8,000/s (about 7 s at 3,000/s)
 sleep 1.5
@@ -56,7 +56,7 @@ per_thread() { # per_thread NAME STAT_SECONDS RATE_LINE UNIT
   echo "$1 phase, by thread, over ~$n ${4}s:"
   cat "$OUT/$1.threads.txt"
 }
-per_thread login 3 "logins/s, 10 concurrent" login
+per_thread login 2 "logins/s, 10 concurrent" login
 per_thread token 1 "^token refresh  " token
 report login
 report token
