@@ -178,24 +178,23 @@ fn options(url: &str, acquire_timeout: Duration) -> ConnectOptions {
     options.sqlx_logging(false).acquire_timeout(acquire_timeout).connect_timeout(acquire_timeout);
     // sqlx pings a connection on every checkout by default: one more round trip per
     // statement (for SQLite, a hop to the connection's thread and back, as dear as the
-    // statement itself). A SQLite connection is a file this process opened, which
-    // nothing outside can close: never pinged. A network connection is pinged only
-    // after it sat idle long enough for a server restart or a firewall to drop it.
-    if url.starts_with("sqlite:") {
-        options.test_before_acquire(false);
-    } else {
+    // statement itself). A network connection is pinged only after it sat idle long
+    // enough for a server restart or a firewall to drop it. A SQLite connection is a
+    // file this process opened, which nothing outside can close, and a crashed worker
+    // thread is still caught by the ping sqlx sends when a connection is released.
+    if !url.starts_with("sqlite:") {
         options.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
+        return options;
     }
-    if url.starts_with("sqlite:") {
-        // WAL with synchronous=NORMAL cannot corrupt the database; a power cut (not a
-        // crash of doorman) may lose the last commits. See README "Durability".
-        options.map_sqlx_sqlite_opts(move |o| {
-            o.busy_timeout(acquire_timeout)
-                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .foreign_keys(true)
-        });
-    }
+    options.test_before_acquire(false);
+    // WAL with synchronous=NORMAL cannot corrupt the database; a power cut (not a
+    // crash of doorman) may lose the last commits. See README "Durability".
+    options.map_sqlx_sqlite_opts(move |o| {
+        o.busy_timeout(acquire_timeout)
+            .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            .foreign_keys(true)
+    });
     options
 }
 
