@@ -61,7 +61,10 @@ impl Auth {
         let matches = self.code_matches(&challenge, code.into_string()).await?;
         let verdict = judge_attempt(matches, challenge.holder.record_id(), attempts, &policy);
         let attempts_remaining = match verdict {
-            VerifyVerdict::Login { .. } => return self.complete_login(&challenge, record, address).await,
+            VerifyVerdict::Login { record_id } => {
+                let record = record.filter(|r| r.id == record_id);
+                return self.complete_login(&challenge, record, address).await;
+            }
             VerifyVerdict::Wrong { attempts_remaining } => attempts_remaining,
             VerifyVerdict::Exhausted => {
                 self.store.settle_failed(&challenge.id).await?;

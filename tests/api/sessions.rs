@@ -82,6 +82,19 @@ async fn a_deactivated_record_gets_no_more_tokens() {
 }
 
 #[tokio::test]
+async fn a_record_deactivated_while_its_code_is_out_cannot_log_in() {
+    // A verify reads the record once, before the code check: that read must still see
+    // a deactivation made after the code was sent.
+    let app = spawn_app().await;
+    app.add_ana().await;
+    let code = app.identify_and_receive("c1", "4721").await;
+    app.add_record("4721", &[("employee_number", "4721"), ("phone", "+34665762878")], &[], false).await;
+    let (status, body) = error_of(app.verify("c1", &code).await).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("no_pending_challenge")));
+    assert_eq!(app.state_of("c1").await["state"], "unidentified");
+}
+
+#[tokio::test]
 async fn roles_in_new_tokens_follow_the_record() {
     let app = spawn_app().await;
     app.add_ana().await;
