@@ -13,6 +13,7 @@ use crate::clock::{Millis, millis, seconds_until};
 use crate::config::FlowConfig;
 use crate::crypto::{numeric_code, random_token};
 use crate::delivery::Method;
+use crate::store::conversations::Opened;
 use crate::store::guards::{Limit, Reservation};
 use crate::store::records::Record;
 
@@ -28,9 +29,7 @@ pub struct IdentifyRequest {
 struct Identifying<'a> {
     client: &'a Client,
     flow: &'a FlowConfig,
-    conversation: &'a str,
-    /// Opened by this identify: it has no session and no challenge to look for.
-    new_conversation: bool,
+    conversation: &'a Opened,
     address: &'a Address,
     request: &'a IdentifyRequest,
 }
@@ -92,11 +91,12 @@ impl Auth {
         }
         let now = self.now();
         let opened = self.store.open_conversation(address, now).await?;
-        let (conversation, new_conversation) = (opened.id, opened.created);
-        if !new_conversation && self.live_session(&conversation, address, now).await?.is_some() {
+        let conversation = &opened.id;
+        // A conversation this identify created has no session yet.
+        if !opened.created && self.live_session(conversation, address, now).await?.is_some() {
             return Err(FlowError::AlreadyAuthenticated);
         }
-        let counted = self.count_identify(flow, &conversation, address, now).await?;
+        let counted = self.count_identify(flow, conversation, address, now).await?;
         let record = self
             .store
             .find_record_by_identifier(&flow.directory, &flow.identify_by, request.identifier.as_str())
@@ -106,18 +106,16 @@ impl Auth {
                 self.audit("lockout.identify", address, None, json!({"lockout_seconds": flow.lockout.as_secs()}))
                     .await?;
             }
-            let login =
-                Identifying { client, flow, conversation: &conversation, new_conversation, address, request: &request };
+            let login = Identifying { client, flow, conversation: &opened, address, request: &request };
             return self.unknown_identifier(&login, counted.failures).await;
         };
-        self.store.clear_tries(IDENTIFY_SCOPE, &conversation).await?;
+        self.store.clear_tries(IDENTIFY_SCOPE, conversation).await?;
         self.audit("identify.matched", address, Some(record.subject()), json!({"flow": flow.name})).await?;
         if !flow.require_otp {
-            self.store.kill_challenges(&conversation).await?;
-            return self.authenticate(&conversation, address, &record, flow).await;
+            self.store.kill_challenges(conversation).await?;
+            return self.authenticate(conversation, address, &record, flow).await;
         }
-        let login =
-            Identifying { client, flow, conversation: &conversation, new_conversation, address, request: &request };
+        let login = Identifying { client, flow, conversation: &opened, address, request: &request };
         self.send_first_code(&login, Sendee::Record(&record), now).await
     }
 
@@ -154,9 +152,10 @@ impl Auth {
             self.audit("identify.record_locked", address, Some(sendee.subject()), json!({"flow": flow.name})).await?;
             return Err(self.locked(now, until));
         }
-        let live = match login.new_conversation {
+        // A conversation this identify created has no challenge yet.
+        let live = match login.conversation.created {
             true => None,
-            false => self.store.live_challenge(login.conversation).await?,
+            false => self.store.live_challenge(&login.conversation.id).await?,
         };
         if decide_identify(live.as_ref(), &holder, &flow.name, &self.policy(), now) == IdentifyDecision::Resend {
             return self.resend(login.client, address).await;
@@ -210,7 +209,7 @@ impl Auth {
     /// Without `conceal_unknown` the bot learns the identifier is unknown. With it, the
     /// reply is a decoy challenge that behaves like a real one and that no code verifies.
     async fn unknown_identifier(&self, login: &Identifying<'_>, failures: u32) -> FlowResult<ConversationState> {
-        let (flow, conversation, address) = (login.flow, login.conversation, login.address);
+        let (flow, conversation, address) = (login.flow, &login.conversation.id, login.address);
         if !flow.conceal_unknown {
             self.audit("identify.unknown", address, None, json!({"flow": flow.name, "concealed": false})).await?;
             return Err(FlowError::UnknownIdentifier {
@@ -235,7 +234,7 @@ impl Auth {
         let now = self.now();
         Challenge {
             id: random_token(16),
-            conversation_id: login.conversation.to_string(),
+            conversation_id: login.conversation.id.clone(),
             holder,
             flow: login.flow.name.clone(),
             method,
