@@ -105,3 +105,18 @@ fn yield_to_other_threads() {
 
 #[cfg(not(target_os = "linux"))]
 fn yield_to_other_threads() {}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_run_below_the_request_threads_priority() {
+        static POOL: HashPool = HashPool::new("test-argon2");
+        // SAFETY: getpriority reads this thread's nice value; it has no memory effects.
+        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        let here = nice();
+        assert_eq!(POOL.run(move |_| nice()).await, Some(HASH_NICENESS));
+        assert_eq!(nice(), here, "the caller's thread is left as it was");
+    }
+}
