@@ -19,6 +19,9 @@
 #   BASELINE=PATH        also bench a second doorman binary (e.g. a release build of an older
 #                        commit) in the same run, as the row "baseline", so a change is
 #                        measured before and after under the same machine conditions
+#   FLOOR=1              also bench bench/hyper_floor (hyper's server and client in doorman's thread
+#                        model, doing none of doorman's work) as the row "floor": what no change
+#                        inside doorman can win back, and how far doorman is above it
 #   ROUNDS=1             measure every path this many times, interleaved (round 1: all paths
 #                        at each concurrency, then round 2, ...); the table shows each
 #                        column's median over the rounds and a line per round gives its ratios,
@@ -112,6 +115,10 @@ DOORMAN=$REPO/target/release/doorman
 [[ -x $DOORMAN ]] || die "$DOORMAN was not built"
 BASELINE=${BASELINE:-}
 [[ -z $BASELINE || -x $BASELINE ]] || die "BASELINE=$BASELINE is not an executable"
+FLOOR=${FLOOR:-}
+if [[ -n $FLOOR ]]; then
+    (cd "$REPO" && cargo build --release --quiet -p hyper-floor)
+fi
 
 # --- 2. processes ---------------------------------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/doorman-bench-proxy.XXXXXX")
@@ -133,10 +140,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Four free ports, held open together so they are distinct, then released.
-read -r P_UP P_NGX P_DM P_BASE < <(python3 -c '
+# Five free ports, held open together so they are distinct, then released.
+read -r P_UP P_NGX P_DM P_BASE P_FLOOR < <(python3 -c '
 import socket
-s = [socket.socket() for _ in range(4)]
+s = [socket.socket() for _ in range(5)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*(x.getsockname()[1] for x in s))')
 
@@ -240,6 +247,15 @@ if [[ -n $BASELINE ]]; then
     start_doorman baseline "$BASELINE" "$P_BASE"
 fi
 
+URL_FLOOR= FLOOR_PID=
+if [[ -n $FLOOR ]]; then
+    log "starting the hyper floor on 127.0.0.1:$P_FLOOR"
+    "$REPO/target/release/hyper-floor" "$P_FLOOR" "$P_UP" >"$TMP/floor.log" 2>&1 &
+    FLOOR_PID=$!
+    PIDS+=("$FLOOR_PID")
+    wait_http floor "$FLOOR_PID" "http://127.0.0.1:$P_FLOOR/" 10 "$TMP/floor.log"
+fi
+
 # --- 3. one request on each path ------------------------------------------------------
 RESOURCE=/employees/$EMPLOYEE/payslips/$MONTH
 URL_DIRECT=http://127.0.0.1:$P_UP$RESOURCE
@@ -265,6 +281,10 @@ if [[ -n $BASELINE ]]; then
     URL_BASELINE=http://127.0.0.1:$P_BASE/v1/proxy/payroll$RESOURCE
     check baseline "$URL_BASELINE" -H "Authorization: Bearer $BASELINE_TOKEN"
 fi
+if [[ -n $FLOOR ]]; then
+    URL_FLOOR=http://127.0.0.1:$P_FLOOR$RESOURCE
+    check floor "$URL_FLOOR" -H "Authorization: Bearer $TOKEN"
+fi
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL_DOORMAN")
 [[ $code == 401 ]] || die "doorman answered $code without a token; expected 401 (is the route really guarded?)"
 
@@ -272,7 +292,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$URL_DOORMAN")
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "wrk: connections [$CONNECTIONS], ${DURATION}s per run after ${WARMUP}s warm-up (load average now $LOAD_START)"
 export URL_DIRECT URL_NGINX URL_DOORMAN TOKEN DURATION ROUNDS WARMUP CONNECTIONS THREADS NGINX_WORKERS
-export URL_BASELINE BASELINE_TOKEN BASELINE_PID
+export URL_BASELINE BASELINE_TOKEN BASELINE_PID URL_FLOOR FLOOR_PID
 export UPSTREAM_PID NGINX_PID DOORMAN_PID LOAD_BEFORE LOAD_START TMP
 export HEAD_INFO="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null | grep -q . && echo ' +uncommitted src changes' || true)"
 export NGINX_VERSION="$(nginx -v 2>&1 | sed 's/.*nginx\///')"
@@ -292,6 +312,9 @@ TARGETS = [("direct", E["URL_DIRECT"], [], int(E["UPSTREAM_PID"])),
 if E.get("URL_BASELINE"):
     TARGETS.append(("baseline", E["URL_BASELINE"], ["-H", "Authorization: Bearer " + E["BASELINE_TOKEN"]],
                     int(E["BASELINE_PID"])))
+if E.get("URL_FLOOR"):
+    # The same request bytes as doorman's (its Bearer header), so only the work differs.
+    TARGETS.append(("floor", E["URL_FLOOR"], ["-H", "Authorization: Bearer " + E["TOKEN"]], int(E["FLOOR_PID"])))
 child = None
 
 def on_term(*_):
@@ -440,11 +463,16 @@ for conns in CONNS:
     print(f"doorman / nginx req/s = {f(ratio, '.2f')};  p99 added over direct: "
           f"nginx {f(None if n['p99'] is None or d['p99'] is None else n['p99'] - d['p99'], '+.2f')} ms, "
           f"doorman {f(None if m['p99'] is None or d['p99'] is None else m['p99'] - d['p99'], '+.2f')} ms")
-    if len(rows) > 3:
-        b = rows[3][1]
+    b, fl = dict(rows).get("baseline"), dict(rows).get("floor")
+    if b:
         print(f"baseline / nginx req/s = {f(b['rps'] / n['rps'] if b['rps'] and n['rps'] else None, '.2f')};  "
               f"doorman / baseline req/s = {f(m['rps'] / b['rps'] if m['rps'] and b['rps'] else None, '.3f')};  "
               f"CPU/req doorman {f(m['us_per_req'], '.1f')} us vs baseline {f(b['us_per_req'], '.1f')} us")
+    if fl:
+        print(f"floor / nginx req/s = {f(fl['rps'] / n['rps'] if fl['rps'] and n['rps'] else None, '.2f')};  "
+              f"doorman / floor req/s = {f(m['rps'] / fl['rps'] if m['rps'] and fl['rps'] else None, '.2f')};  "
+              f"CPU/req above the floor: doorman +{f(m['us_per_req'] - fl['us_per_req'] if m['us_per_req'] and fl['us_per_req'] else None, '.1f')} us, "
+              f"nginx {f(n['us_per_req'] - fl['us_per_req'] if n['us_per_req'] and fl['us_per_req'] else None, '+.1f')} us")
 if ROUNDS > 1:
     print("per round (same order as run):")
     for conns in CONNS:
@@ -452,7 +480,7 @@ if ROUNDS > 1:
             def at(name):
                 rs = runs.get((conns, name), [])
                 return rs[i] if i < len(rs) else None
-            n, m, b = at("nginx"), at("doorman"), at("baseline")
+            n, m, b, fl = at("nginx"), at("doorman"), at("baseline"), at("floor")
             if not (n and m):
                 continue
             line = f"  c={conns:<3} round {i + 1}: doorman/nginx {f(m['rps'] / n['rps'] if m['rps'] and n['rps'] else None, '.2f')}"
@@ -461,7 +489,10 @@ if ROUNDS > 1:
                 line += (f"; baseline/nginx {f(b['rps'] / n['rps'] if b['rps'] and n['rps'] else None, '.2f')}, "
                          f"doorman/baseline {f(m['rps'] / b['rps'] if m['rps'] and b['rps'] else None, '.3f')}, "
                          f"CPU/req baseline {f(b['us_per_req'], '.1f')} us")
-            line += f", other {max(r['cpu_other'] for r in (n, m, b) if r):.2f}"
+            if fl:
+                line += (f"; floor/nginx {f(fl['rps'] / n['rps'] if fl['rps'] and n['rps'] else None, '.2f')}, "
+                         f"CPU/req floor {f(fl['us_per_req'], '.1f')} us")
+            line += f", other {max(r['cpu_other'] for r in (n, m, b, fl) if r):.2f}"
             print(line)
 print("-" * W)
 if problems:
