@@ -39,9 +39,9 @@ impl Auth {
         let code = Code::parse(code, self.config.otp.length)?;
         let now = self.now();
         let conversation = self.store.find_conversation(address).await?.ok_or(FlowError::NoPendingChallenge)?;
-        if self.live_session(&conversation, address, now).await?.is_some() {
-            return Err(FlowError::AlreadyAuthenticated);
-        }
+        // No session needs looking for while a code is live: a session starts only by
+        // using up the conversation's code, or (a flow without codes) after killing it.
+        // Without a live code, `no_live_challenge` tells an authenticated conversation.
         let Some(challenge) = self.store.live_challenge(&conversation).await? else {
             return Err(self.no_live_challenge(&conversation, address).await?);
         };
@@ -154,10 +154,13 @@ impl Auth {
         }
     }
 
-    /// Nothing to verify: perhaps because a racing verify with the right code has just
-    /// used the challenge up (or is judging its last attempt), and then the truth is
-    /// that the conversation is authenticated.
+    /// Nothing to verify: the conversation is authenticated already, or a racing verify
+    /// with the right code has just used the challenge up (or is judging its last
+    /// attempt), and then the truth is that it is authenticated now.
     async fn no_live_challenge(&self, conversation: &str, address: &Address) -> FlowResult<FlowError> {
+        if self.live_session(conversation, address, self.now()).await?.is_some() {
+            return Ok(FlowError::AlreadyAuthenticated);
+        }
         let Some((id, status)) = self.store.latest_challenge(conversation).await? else {
             return Ok(FlowError::NoPendingChallenge);
         };
@@ -185,10 +188,9 @@ impl Auth {
         };
         let flow = self.config.flow(&challenge.flow).ok_or(FlowError::UnknownFlow)?;
         let session = self.new_session(&challenge.conversation_id, address, &record, flow, Some(challenge.method));
-        if !self.store.complete_login(&challenge.id, &session).await? {
+        if !self.store.complete_login(&challenge.id, &session, (OTP_SCOPE, &record.id.to_string())).await? {
             return Err(self.why_refused(&challenge.id).await?);
         }
-        self.store.clear_tries(OTP_SCOPE, &record.id.to_string()).await?;
         self.finish_authentication(session, &record, address).await
     }
 }

@@ -167,14 +167,21 @@ impl Store {
         execute(self.db(), stmt).await.map(drop)
     }
 
-    /// The login of a right code, in one transaction: the code is used up and the
-    /// session starts, or neither happens. False if another caller won the code.
-    pub async fn complete_login(&self, challenge_id: &str, session: &Session) -> StoreResult<bool> {
+    /// The login of a right code, in one transaction: the code is used up, the session
+    /// starts and the record's failed tries are forgotten (`tries`: their scope and
+    /// subject), or none of it happens. False if another caller won the code.
+    pub async fn complete_login(
+        &self,
+        challenge_id: &str,
+        session: &Session,
+        tries: (&str, &str),
+    ) -> StoreResult<bool> {
         let txn = sea_orm::TransactionTrait::begin(self.db()).await?;
         if !self.consume_challenge(&txn, challenge_id).await? {
             return Ok(false);
         }
         self.insert_session(&txn, session.clone()).await?;
+        self.clear_tries_in(&txn, tries.0, tries.1).await?;
         txn.commit().await?;
         Ok(true)
     }

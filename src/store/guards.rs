@@ -110,7 +110,17 @@ impl Store {
 
     /// A success: the count starts again from zero and any lock is lifted.
     pub async fn clear_tries(&self, scope: &str, subject: &str) -> StoreResult<()> {
-        self.db().execute_raw(self.delete_guard(scope, subject)).await?;
+        self.clear_tries_in(self.db(), scope, subject).await
+    }
+
+    /// [`Store::clear_tries`] inside `db` (a transaction).
+    pub(super) async fn clear_tries_in(
+        &self,
+        db: &impl ConnectionTrait,
+        scope: &str,
+        subject: &str,
+    ) -> StoreResult<()> {
+        db.execute_raw(self.delete_guard(scope, subject)).await?;
         Ok(())
     }
 

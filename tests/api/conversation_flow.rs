@@ -79,6 +79,19 @@ async fn a_flow_without_otp_authenticates_at_identify() {
     assert_eq!(claims["amr"], json!(["id"]));
 }
 
+/// verify looks for a session only when no code is live: a conversation that logged in
+/// without ever having a code must still hear that it is authenticated.
+#[tokio::test]
+async fn a_code_for_a_conversation_authenticated_without_one_is_a_conflict() {
+    let app = spawn_app().await;
+    app.add_ana().await;
+    let response = app.post("c1", "identify", json!({"flow": "schedule", "identifier": "4721"})).await;
+    assert_eq!(response.status(), 200);
+    let (status, body) = error_of(app.verify("c1", "123456").await).await;
+    assert_eq!((status, body["error"].as_str().unwrap()), (409, "already_authenticated"));
+    assert_eq!(app.state_of("c1").await["state"], "authenticated");
+}
+
 #[tokio::test]
 async fn the_first_delivery_method_the_record_has_is_used() {
     let app = spawn_app().await;
