@@ -12,7 +12,8 @@
 #                            share, and the top user-space symbols of each
 # Environment: URL_NGINX URL_DOORMAN TOKEN NGINX_PID DOORMAN_PID PROFILE, and optional
 # PROFILE_SECONDS (8) and PROFILE_CONNECTIONS (32). With BASELINE (URL_BASELINE, BASELINE_PID,
-# BASELINE_TOKEN) the baseline doorman is profiled too. PROFILE_EVENTS adds perf stat events
+# BASELINE_TOKEN) the baseline doorman is profiled too, and with FLOOR (URL_FLOOR, FLOOR_PID)
+# the hyper floor. PROFILE_EVENTS adds perf stat events
 # (e.g. uprobes on the allocator, `perf probe -x BINARY -a NAME=mi_malloc_aligned`), counted
 # per request in the summary for every party (an event on another binary counts 0).
 set -euo pipefail
@@ -31,12 +32,14 @@ if perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then events+=,ra
 events+=${PROFILE_EVENTS:+,$PROFILE_EVENTS}
 names=(nginx doorman)
 [[ -z ${URL_BASELINE:-} ]] || names+=(baseline)
+[[ -z ${URL_FLOOR:-} ]] || names+=(floor)
 
 for name in "${names[@]}"; do
     case $name in
         nginx) url=$URL_NGINX pid=$NGINX_PID hdr=() ;;
         doorman) url=$URL_DOORMAN pid=$DOORMAN_PID hdr=(-H "Authorization: Bearer $TOKEN") ;;
         baseline) url=$URL_BASELINE pid=$BASELINE_PID hdr=(-H "Authorization: Bearer $BASELINE_TOKEN") ;;
+        floor) url=$URL_FLOOR pid=$FLOOR_PID hdr=(-H "Authorization: Bearer $TOKEN") ;;
     esac
     pids=$(pids_of "$pid")
     echo "== profile $name (pids $pids): wrk c=$CONNS ${SECS}s, perf stat then perf record"
