@@ -32,6 +32,29 @@ _verify_calls = itertools.count()
 _verify_lock = threading.Lock()
 
 
+def _one_lambda_parse_at_a_time():
+    """CPython 3.11 keeps the AST builder's recursion counter per interpreter, not per
+    thread, so two threads in `ast.parse` at once can make one of them fail with
+    `SystemError: AST constructor recursion depth mismatch` (seen in CI: schemathesis
+    runs `--workers 2` threads, and hypothesis parses a lambda's source to describe each
+    filtered strategy). One lock around that parse removes the race and keeps the workers.
+    """
+    try:
+        from hypothesis.internal import lambda_sources
+    except ImportError:  # a hypothesis without it has nothing to serialise
+        return
+    describe, lock = lambda_sources.lambda_description, threading.Lock()
+
+    def described_alone(f):
+        with lock:
+            return describe(f)
+
+    lambda_sources.lambda_description = described_alone
+
+
+_one_lambda_parse_at_a_time()
+
+
 def _is_positive(case):
     meta = case.meta
     return meta is None or meta.generation.mode == GenerationMode.POSITIVE
