@@ -11,8 +11,12 @@ depends on something a document cannot express, and change nothing else:
   request is sent, with the test code of `[delivery.test_codes]`, to a conversation the
   hook has just identified for the record kept for it (FUZZ_VERIFY_IDENTIFIER); the others
   go where schemathesis aimed them.
+
+One more, for the fuzzing process itself: `ast.parse` runs one thread at a time (see
+`_one_ast_parse_at_a_time`).
 """
 
+import ast
 import base64
 import itertools
 import os
@@ -32,27 +36,24 @@ _verify_calls = itertools.count()
 _verify_lock = threading.Lock()
 
 
-def _one_lambda_parse_at_a_time():
+def _one_ast_parse_at_a_time():
     """CPython 3.11 keeps the AST builder's recursion counter per interpreter, not per
     thread, so two threads in `ast.parse` at once can make one of them fail with
-    `SystemError: AST constructor recursion depth mismatch` (seen in CI: schemathesis
-    runs `--workers 2` threads, and hypothesis parses a lambda's source to describe each
-    filtered strategy). One lock around that parse removes the race and keeps the workers.
+    `SystemError: AST constructor recursion depth mismatch`. Seen in CI: schemathesis runs
+    `--workers 2` threads, and hypothesis parses a lambda's source to describe each
+    filtered strategy. The lock goes on `ast.parse` itself, not on hypothesis's caller,
+    so that whichever library parses next is covered too; the workers stay.
     """
-    try:
-        from hypothesis.internal import lambda_sources
-    except ImportError:  # a hypothesis without it has nothing to serialise
-        return
-    describe, lock = lambda_sources.lambda_description, threading.Lock()
+    parse, lock = ast.parse, threading.Lock()
 
-    def described_alone(f):
+    def parsed_alone(*args, **kwargs):
         with lock:
-            return describe(f)
+            return parse(*args, **kwargs)
 
-    lambda_sources.lambda_description = described_alone
+    ast.parse = parsed_alone
 
 
-_one_lambda_parse_at_a_time()
+_one_ast_parse_at_a_time()
 
 
 def _is_positive(case):
