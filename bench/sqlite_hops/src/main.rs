@@ -20,7 +20,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use rusqlite::OptionalExtension;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Executor, Sqlite};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -28,9 +30,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const TASKS: usize = 10;
 const STEPS_PER_TASK: usize = 300;
 const KEYS: usize = 2000;
-const READS: usize = 5;
-const WRITES: usize = 4;
-const STATEMENTS: usize = TASKS * STEPS_PER_TASK * (READS + WRITES);
+/// A step's statements in order, `true` for a write: 5 reads and 4 upserts, alternating
+/// as a step checks something, then records it.
+const STEP: [bool; 9] = [false, true, false, true, false, true, false, true, false];
+const STATEMENTS: usize = TASKS * STEPS_PER_TASK * STEP.len();
 const MODES: [&str; 4] = ["sqlx", "sqlx-tx", "inline", "thread"];
 
 const SETUP: &str = "CREATE TABLE IF NOT EXISTS kv (k INTEGER PRIMARY KEY, v INTEGER NOT NULL, t INTEGER NOT NULL)";
@@ -41,12 +44,6 @@ const WRITE: &str =
 /// The key of a task's step: spread over the table, the same in every mode.
 fn key(task: usize, step: usize) -> i64 {
     ((task * 7919 + step * 31) % KEYS) as i64
-}
-
-/// The statements of a step in order: `true` for a write. Reads and writes alternate,
-/// as a step checks something, then records it.
-fn statements() -> impl Iterator<Item = (usize, bool)> {
-    (0..READS.max(WRITES)).flat_map(|i| [(i, false), (i, true)]).filter(|&(i, w)| i < if w { WRITES } else { READS })
 }
 
 struct Usage {
@@ -74,33 +71,35 @@ async fn sqlx_pools(path: &str) -> (SqlitePool, SqlitePool) {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal);
-    let pool = |max| SqlitePoolOptions::new().max_connections(max).min_connections(1).test_before_acquire(false);
-    let writer = pool(1).connect_with(options.clone()).await.expect("writer");
+    // As `store::connect` opens them: one writing connection kept open, four readers.
+    let pool = |max| SqlitePoolOptions::new().max_connections(max).test_before_acquire(false);
+    let writer = pool(1).min_connections(1).connect_with(options.clone()).await.expect("writer");
     sqlx::query(SETUP).execute(&writer).await.expect("schema");
     let reader = pool(4).connect_with(options.read_only(true)).await.expect("reader");
     (writer, reader)
 }
 
+/// Statement `i` of a step at `key`, a write or a read, through any sqlx executor (a pool
+/// or a transaction).
+async fn sqlx_statement<'e>(on: impl Executor<'e, Database = Sqlite>, key: i64, (i, write): (usize, bool)) {
+    let k = key + i as i64;
+    if write {
+        let _: (i64,) = sqlx::query_as(WRITE).bind(k).bind(i as i64).fetch_one(on).await.expect("write");
+    } else {
+        let _: Option<(i64, i64)> = sqlx::query_as(READ).bind(k).fetch_optional(on).await.expect("read");
+    }
+}
+
 async fn sqlx_step(writer: &SqlitePool, reader: &SqlitePool, key: i64) {
-    for (i, write) in statements() {
-        let k = key + i as i64;
-        if write {
-            let _: (i64,) = sqlx::query_as(WRITE).bind(k).bind(i as i64).fetch_one(writer).await.expect("write");
-        } else {
-            let _: Option<(i64, i64)> = sqlx::query_as(READ).bind(k).fetch_optional(reader).await.expect("read");
-        }
+    for (i, &write) in STEP.iter().enumerate() {
+        sqlx_statement(if write { writer } else { reader }, key, (i, write)).await;
     }
 }
 
 async fn sqlx_tx_step(writer: &SqlitePool, key: i64) {
     let mut tx = writer.begin().await.expect("begin");
-    for (i, write) in statements() {
-        let k = key + i as i64;
-        if write {
-            let _: (i64,) = sqlx::query_as(WRITE).bind(k).bind(i as i64).fetch_one(&mut *tx).await.expect("write");
-        } else {
-            let _: Option<(i64, i64)> = sqlx::query_as(READ).bind(k).fetch_optional(&mut *tx).await.expect("read");
-        }
+    for (i, &write) in STEP.iter().enumerate() {
+        sqlx_statement(&mut *tx, key, (i, write)).await;
     }
     tx.commit().await.expect("commit");
 }
@@ -114,14 +113,14 @@ fn rusqlite_open(path: &str) -> rusqlite::Connection {
 }
 
 fn rusqlite_step(conn: &rusqlite::Connection, key: i64) {
-    for (i, write) in statements() {
+    for (i, &write) in STEP.iter().enumerate() {
         let k = key + i as i64;
         if write {
             let mut s = conn.prepare_cached(WRITE).expect("prepare");
             let _: i64 = s.query_row([k, i as i64], |r| r.get(0)).expect("write");
         } else {
             let mut s = conn.prepare_cached(READ).expect("prepare");
-            let _ = s.query_row([k], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)));
+            let _: Option<(i64, i64)> = s.query_row([k], |r| Ok((r.get(0)?, r.get(1)?))).optional().expect("read");
         }
     }
 }
@@ -235,9 +234,7 @@ fn main() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    println!(
-        "{TASKS} tasks x {STEPS_PER_TASK} steps of {READS} reads + {WRITES} upserts; medians of {rounds} interleaved round(s)"
-    );
+    println!("{TASKS} tasks x {STEPS_PER_TASK} steps of 5 reads + 4 upserts; medians of {rounds} interleaved round(s)");
     println!("{:<9} {:>10} {:>20} {:>24}", "mode", "steps/s", "CPU us/statement", "ctx switches/statement");
     for (mode, measured) in modes.iter().zip(results) {
         let col = |f: fn(&Measured) -> f64| median(measured.iter().map(f).collect());
